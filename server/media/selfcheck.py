@@ -1,0 +1,66 @@
+"""Start-up self-check: the relay hooks private internals of aiortc (see forward.py and
+/work/shared/notes/aiortc-forwarding.md). Verify they exist before serving, and fail with
+a clear RuntimeError naming what is missing rather than mis-forwarding at run time."""
+
+from __future__ import annotations
+
+import inspect
+
+import aioice.ice
+import aiortc
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+AIORTC_VERSION = "1.16.0"
+
+_CLASS_ATTRS = [
+    (RTCRtpReceiver, "_handle_rtp_packet", ("packet", "arrival_time_ms")),
+    (RTCRtpReceiver, "_send_rtcp_pli", ("media_ssrc",)),
+    (RTCRtpReceiver, "receive", ("parameters",)),
+    (RTCRtpSender, "_handle_rtcp_packet", ("packet",)),
+    (RTCRtpSender, "send", ("parameters",)),
+    (RTCDtlsTransport, "_send_rtp", ("data",)),
+    (RTCDtlsTransport, "_handle_rtp_data", ("data", "arrival_time_ms")),
+]
+_RECEIVER_ATTRS = ["_RTCRtpReceiver__jitter_buffer"]
+_SENDER_ATTRS = [
+    "_ssrc", "_rtx_ssrc", "_stream_id", "_track_id",
+    "_RTCRtpSender__ntp_timestamp", "_RTCRtpSender__rtp_timestamp",
+    "_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count",
+    "_RTCRtpSender__encoder",
+]
+
+
+async def selfcheck() -> dict:
+    """Raise RuntimeError listing every missing hook; return a small report if all ok."""
+    missing: list[str] = []
+    if aiortc.__version__ != AIORTC_VERSION:
+        missing.append(f"aiortc version {AIORTC_VERSION} (found {aiortc.__version__})")
+    if not callable(getattr(aioice.ice, "get_host_addresses", None)):
+        missing.append("aioice.ice.get_host_addresses")
+    for cls, name, params in _CLASS_ATTRS:
+        func = getattr(cls, name, None)
+        if func is None:
+            missing.append(f"{cls.__name__}.{name}")
+            continue
+        names = list(inspect.signature(func).parameters)[1:]
+        if tuple(names[: len(params)]) != params:
+            missing.append(f"{cls.__name__}.{name}{params} (found {tuple(names)})")
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        transceiver = pc.addTransceiver("video", direction="sendrecv")
+        for name in _RECEIVER_ATTRS:
+            if not hasattr(transceiver.receiver, name):
+                missing.append(f"RTCRtpReceiver instance attribute {name}")
+        for name in _SENDER_ATTRS:
+            if not hasattr(transceiver.sender, name):
+                missing.append(f"RTCRtpSender instance attribute {name}")
+    finally:
+        await pc.close()
+    if missing:
+        raise RuntimeError(
+            "the media relay cannot run on this aiortc: missing or changed internals: "
+            + "; ".join(missing)
+        )
+    return {"aiortc": aiortc.__version__, "hooks": len(_CLASS_ATTRS) + len(_RECEIVER_ATTRS)
+            + len(_SENDER_ATTRS)}

@@ -1,0 +1,21 @@
+"""Settings of the media relay (filled by the server's settings loader)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class MediaSettings:
+    #: ICE servers as URLs: "stun:host:3478", "turn:user:pass@host:443?transport=tcp",
+    #: "turns:user:pass@host:443". None by default: no public STUN on a closed network.
+    ice_servers: list[str] = field(default_factory=list)
+    #: Host addresses for ICE candidates; [] = aioice's default (all interfaces except
+    #: loopback). Tests use ["127.0.0.1"]. Process-wide (aioice has one global hook).
+    ice_host_addresses: list[str] = field(default_factory=list)
+    #: At most one PLI per producer per this many seconds.
+    pli_min_interval_s: float = 0.5
+    #: Per-consumer retransmission cache (packets) answering subscriber NACKs.
+    nack_cache_packets: int = 512
+    #: Largest client SDP accepted (bytes).
+    max_sdp_bytes: int = 131072
