@@ -16,6 +16,8 @@ from signaling.store import MemoryStore
 
 from . import keys
 from .hub import Hub
+from .media import MediaSettings, Router, selfcheck
+from .media_wiring import MediaEvents
 from .namespace import ConfNamespace
 from .pages import Pages, check_vendor
 from .settings import Settings
@@ -40,6 +42,12 @@ class AppContext:
         self.hub = Hub(settings, self.points, self.store, self.sio)
         self.namespace = ConfNamespace(self.hub, self.signer, self.refresh_signer)
         self.sio.register_namespace(self.namespace)
+        self.router = Router(settings.conference.id, self.points.hall.id, [p.id for p in self.points.districts],
+                             MediaSettings(ice_servers=list(settings.media.ice_servers),
+                                           ice_host_addresses=list(settings.media.ice_host_addresses)),
+                             on_event=self.on_media_event)
+        self.hub.media = self.router
+        MediaEvents(self.hub, self.router).register(self.namespace)
         self.pages = Pages(self)
 
     def _generations_stamp(self) -> float:
@@ -53,6 +61,9 @@ class AppContext:
             self._generations_mtime = stamp
             self.signer.generations.clear()
             self.signer.generations.update(keys.load_signer(self.state_dir, self.settings.security.secret).generations)
+
+    def on_media_event(self, name: str, payload: dict) -> None:
+        log.info("media", extra={"media_event": name, **payload})
 
     def owner_url(self, request) -> str:
         """Where the conference's owning process answers; "" = this origin (one process)."""
@@ -72,7 +83,9 @@ def create_app(settings: Settings, points: PointDirectory | None = None) -> web.
 
 def _background(ctx: AppContext):
     async def run(app: web.Application):
+        await selfcheck()
         await ctx.hub.mark_all_offline("server_restart")
+        ctx.hub.apply_media(await ctx.hub.conference())
         tasks = [asyncio.create_task(ctx.hub.run_timers(), name="floor-timers")]
         log.info("dewan started", extra={"conference": ctx.hub.conference_id,
                                          "points": len(ctx.points.districts), "state_dir": str(ctx.state_dir)})
@@ -82,5 +95,6 @@ def _background(ctx: AppContext):
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await ctx.router.close()
         await ctx.store.close()
     return run

@@ -11,7 +11,7 @@ from pydantic.functional_validators import BeforeValidator
 
 from .errors import BadRequest
 
-MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_PAYLOAD_BYTES = 128 * 1024  # an SDP answer with 25 m-lines is ~20 KB
 PointId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 
 
@@ -69,7 +69,7 @@ class AudioMute(Payload):
 
 
 class RtcAnswer(Payload):
-    sdp: str = Field(min_length=10, max_length=12_000)
+    sdp: str = Field(min_length=10, max_length=120_000)
 
 
 class MessageSend(Payload):
