@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from .errors import MediaError
 
@@ -47,4 +47,10 @@ def parse_ice_server(url: str) -> RTCIceServer:
 
 
 def rtc_configuration(ice_servers: list[str]) -> RTCConfiguration:
-    return RTCConfiguration(iceServers=[parse_ice_server(u) for u in ice_servers])
+    """max-bundle: one transport for all m-lines. (With aiortc's default "balanced" policy
+    an offerer keeps a second per-kind transport for later m-lines of the same kind even
+    when the answer BUNDLEs everything, and those m-lines never connect.)"""
+    return RTCConfiguration(
+        iceServers=[parse_ice_server(u) for u in ice_servers],
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+    )

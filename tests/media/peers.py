@@ -25,6 +25,7 @@ import av
 import numpy as np
 from aiortc import (
     AudioStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -126,7 +127,8 @@ class Client:
         m-lines (the relay's recvonly ones), receive everything else."""
         if self.pc is not None:
             await self.close()
-        self.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc = pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.received = {}
 
         @pc.on("track")
