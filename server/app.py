@@ -15,6 +15,8 @@ from signaling.points import PointDirectory, load_points
 from signaling.store import MemoryStore
 
 from . import keys
+from .health.thresholds import HealthThresholds
+from .health_wiring import HealthService
 from .hub import Hub
 from .media import MediaSettings, Router, selfcheck
 from .media_wiring import MediaEvents
@@ -48,6 +50,8 @@ class AppContext:
                              on_event=self.on_media_event)
         self.hub.media = self.router
         MediaEvents(self.hub, self.router).register(self.namespace)
+        self.health = HealthService(self.hub, self.router, HealthThresholds.from_mapping(settings.health))
+        self.health.register(self.namespace)
         self.pages = Pages(self)
 
     def _generations_stamp(self) -> float:
@@ -77,6 +81,7 @@ def create_app(settings: Settings, points: PointDirectory | None = None) -> web.
     app["ctx"] = ctx
     ctx.sio.attach(app, socketio_path="socket.io")
     ctx.pages.routes(app)
+    app.router.add_get("/metrics", ctx.health.metrics_endpoint)
     app.cleanup_ctx.append(_background(ctx))
     return app
 
@@ -86,7 +91,8 @@ def _background(ctx: AppContext):
         await selfcheck()
         await ctx.hub.mark_all_offline("server_restart")
         ctx.hub.apply_media(await ctx.hub.conference())
-        tasks = [asyncio.create_task(ctx.hub.run_timers(), name="floor-timers")]
+        tasks = [asyncio.create_task(ctx.hub.run_timers(), name="floor-timers"),
+                 asyncio.create_task(ctx.health.run(), name="health")]
         log.info("dewan started", extra={"conference": ctx.hub.conference_id,
                                          "points": len(ctx.points.districts), "state_dir": str(ctx.state_dir)})
         yield

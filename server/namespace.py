@@ -13,7 +13,16 @@ import socketio
 from signaling import conference as conference_ops
 from signaling import floor
 from signaling import messages as m
-from signaling.errors import BadRequest, DewanError, Forbidden, NotFound, RateLimited, Unauthorized, Unavailable
+from signaling.errors import (
+    BadRequest,
+    DewanError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
+from signaling.events import Draft
+from signaling.protocol import EVENT_PERMISSIONS
 from signaling.roles import STATION_ROLES, Perm, has
 from signaling.tokens import TokenSigner
 
@@ -34,29 +43,30 @@ class ConfNamespace(socketio.AsyncNamespace):
         self.on_event_result = on_event_result or (lambda event, result: None)
         sec = hub.settings.security
         self.rate, self.burst = sec.events_per_s, float(sec.events_burst)
-        # event name -> (permission needed, handler)
-        self.handlers: dict[str, tuple[Perm, Handler]] = {
-            "conference:open": (Perm.MODERATE, self.conference_open),
-            "conference:close": (Perm.MODERATE, self.conference_close),
-            "conference:pause": (Perm.MODERATE, self.conference_pause),
-            "conference:resume": (Perm.MODERATE, self.conference_resume),
-            "floor:request": (Perm.REQUEST_FLOOR, self.floor_request),
-            "floor:cancel": (Perm.REQUEST_FLOOR, self.floor_cancel),
-            "floor:grant": (Perm.MODERATE, self.floor_grant),
-            "floor:deny": (Perm.MODERATE, self.floor_deny),
-            "floor:move": (Perm.MODERATE, self.floor_move),
-            "floor:revoke": (Perm.MODERATE, self.floor_revoke),
-            "floor:extend": (Perm.MODERATE, self.floor_extend),
-            "audio:mute": (Perm.MODERATE, self.audio_mute),
-            "clock:sync": (Perm.VIEW, self.clock_sync),
-            "state:get": (Perm.VIEW, self.state_get),
-            "message:send": (Perm.MESSAGE, self.message_send),
+        # event name -> handler; the permission comes from signaling.protocol
+        self.handlers: dict[str, Handler] = {
+            "conference:open": self.conference_open,
+            "conference:close": self.conference_close,
+            "conference:pause": self.conference_pause,
+            "conference:resume": self.conference_resume,
+            "floor:request": self.floor_request,
+            "floor:cancel": self.floor_cancel,
+            "floor:grant": self.floor_grant,
+            "floor:deny": self.floor_deny,
+            "floor:move": self.floor_move,
+            "floor:revoke": self.floor_revoke,
+            "floor:extend": self.floor_extend,
+            "audio:mute": self.audio_mute,
+            "clock:sync": self.clock_sync,
+            "state:get": self.state_get,
+            "message:send": self.message_send,
         }
-        self.extra_handlers: dict[str, tuple[Perm, Handler]] = {}
 
-    def register(self, event: str, perm: Perm, handler: Handler) -> None:
+    def register(self, event: str, handler: Handler) -> None:
         """Media and health wiring add their events here (rtc:*, stats:report, ...)."""
-        self.extra_handlers[event] = (perm, handler)
+        if event not in EVENT_PERMISSIONS:
+            raise ValueError(f"{event} has no permission in signaling.protocol")
+        self.handlers[event] = handler
 
     # --- dispatch ---------------------------------------------------------------------
     async def trigger_event(self, event: str, *args):
@@ -70,12 +80,13 @@ class ConfNamespace(socketio.AsyncNamespace):
         try:
             if session is None:
                 raise Unauthorized("Not connected.")
-            entry = self.handlers.get(event) or self.extra_handlers.get(event)
-            if entry is None:
+            handler = self.handlers.get(event)
+            if handler is None and event in EVENT_PERMISSIONS:
+                raise Unavailable(f"{event} is not available in this version of Dewan.")
+            if handler is None:
                 raise BadRequest(f"Unknown event {str(event)[:64]!r}.")
             self._take_token(session, event)
-            perm, handler = entry
-            if not has(session.identity.role, perm):
+            if not has(session.identity.role, EVENT_PERMISSIONS[event]):
                 raise Forbidden(f"Your role ({session.identity.role}) may not do {event}.")
             result = await handler(session, data)
             ack = {"ok": True, **(result or {})}
@@ -146,7 +157,7 @@ class ConfNamespace(socketio.AsyncNamespace):
             await self.hub.emit("error", {"error": "replaced", "message":
                                           "This station was opened in another window or device; this page stopped."},
                                 to=previous)
-            await self.hub.execute(lambda c: [floor.Draft("station.replaced", {"point": point}, "system")])
+            await self.hub.execute(lambda c: [Draft("station.replaced", {"point": point}, "system")])
             await self.hub.emit("notice", {"type": "station_replaced", "point": point,
                                            "at": self.hub.clock()}, room=HEALTH)
             await self.disconnect_sid(previous)
@@ -263,10 +274,9 @@ class ConfNamespace(socketio.AsyncNamespace):
                    "text": p.text, "at": self.hub.clock()}
         await self.hub.emit("message", message, room=point_room(p.point))
         await self.hub.emit("message", message, room=HEALTH)
-        await self.hub.execute(lambda c: [floor.Draft("message.sent", {"point": p.point, "text": p.text},
+        await self.hub.execute(lambda c: [Draft("message.sent", {"point": p.point, "text": p.text},
                                                       s.identity.actor)])
         delivered = p.point in self.hub.stations
         return {"delivered": delivered}
 
 
-__all__ = ["ConfNamespace", "Unavailable"]

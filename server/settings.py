@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signaling.floor import FloorPolicy
 
+from .health.thresholds import HealthThresholds
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "dewan.toml"
 
 
@@ -169,6 +171,10 @@ def load_settings(config_file: Path | None = None, overrides: dict | None = None
         settings = Settings.model_validate({**data, "config_dir": config_dir})
     except ValidationError as exc:
         raise ConfigError(_explain(exc, source)) from None
+    try:
+        HealthThresholds.from_mapping(settings.health)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}. See server/health/thresholds.py for the keys.") from None
     if settings.server.http and not _is_loopback(settings.server.host):
         raise ConfigError(f"{source}: plain HTTP (--http) is allowed on loopback only; "
                           f"use --host 127.0.0.1 or drop --http (host is {settings.server.host!r}).")

@@ -1,0 +1,120 @@
+"""Health wiring: relay figures + browser `stats:report` -> monitor -> `health` broadcast,
+alerts into the event log, and `/metrics` for Prometheus (technician token or loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from signaling import messages as m
+from signaling.errors import BadRequest, DewanError, NotFound
+from signaling.events import Draft, Event
+from signaling.roles import STATION_ROLES, Perm, has
+
+from .health.metrics import HealthMetrics
+from .health.monitor import HealthMonitor
+from .health.report import parse_report
+from .health.thresholds import HealthThresholds
+from .hub import HEALTH, Hub, Session
+
+log = logging.getLogger("dewan.health")
+EVALUATE_EVERY_S = 1.0
+BROADCAST_EVERY_S = 2.0
+
+
+class HealthService:
+    def __init__(self, hub: Hub, router, thresholds: HealthThresholds) -> None:
+        self.hub = hub
+        self.router = router
+        self._alerts: list[dict] = []
+        self.monitor = HealthMonitor(thresholds, on_alert=self._alerts.append)
+        now = time.time()
+        for point in (hub.points.hall, *hub.points.districts):
+            self.monitor.add_point(point.id, now)
+        self.metrics = HealthMetrics(snapshot_source=self.monitor.snapshot, relay_source=router.counters)
+        hub.monitor = self.monitor
+        hub.listeners.append(self._on_events)
+
+    def register(self, namespace) -> None:
+        namespace.register("stats:report", self.stats_report)
+        namespace.register("health:history", self.history)
+        namespace.on_event_result = self.metrics.count_event
+
+    def _on_events(self, events: list[Event]) -> None:
+        for e in events:
+            if e.type in ("point.joined", "point.left"):
+                self.monitor.set_online(e.data["point"], e.type == "point.joined", e.at)
+
+    async def stats_report(self, s: Session, data: object):
+        if not isinstance(data, dict) or len(str(data)) > 16_000:
+            raise BadRequest("stats:report takes an object of at most 16 KB.")
+        try:
+            report = parse_report(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise BadRequest(f"Invalid {'.'.join(map(str, first['loc']))}: {first['msg']}.") from None
+        if s.identity.role in STATION_ROLES and self.hub.stations.get(s.identity.point) == s.sid:
+            self.monitor.update_browser(s.identity.point, report, time.time())
+        return {}
+
+    async def history(self, s: Session, data: object):
+        p = m.parse(m.PointRef, data)
+        if p.point not in self.hub.points:
+            raise NotFound(f"Unknown point {p.point!r}.")
+        return {"history": self.monitor.history(p.point, max_points=360)}
+
+    async def run(self) -> None:
+        last_broadcast = 0.0
+        while True:
+            try:
+                now = time.time()
+                for point, stats in self.router.link_stats().items():
+                    if point in self.hub.points:
+                        self.monitor.update_server(point, stats, now)
+                changes = self.monitor.evaluate(now)
+                await self._log_alerts()
+                if changes or now - last_broadcast >= BROADCAST_EVERY_S:
+                    await self.hub.emit("health", self.monitor.payload(now), room=HEALTH)
+                    last_broadcast = now
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("health loop failed")
+            await asyncio.sleep(EVALUATE_EVERY_S)
+
+    async def _log_alerts(self) -> None:
+        pending, self._alerts[:] = list(self._alerts), []
+        for alert in pending:
+            kind = "health.cleared" if alert["event"] == "cleared" else "health.alert"
+            log.warning("health alert", extra={"alert": alert["event"], "point": alert["point"],
+                                               "level": alert["level"], "reasons": alert["reasons"]})
+            await self.hub.execute(lambda c, a=alert, k=kind: [Draft(k, {
+                "point": a["point"], "level": a["level"], "reasons": a["reasons"], "alert": a["id"],
+                "change": a["event"]}, "system")])
+
+    # --- /metrics ------------------------------------------------------------------------------
+    async def metrics_endpoint(self, request: web.Request) -> web.Response:
+        ctx = request.app["ctx"]
+        if ctx.settings.security.metrics_localhost_only:
+            if request.remote not in ("127.0.0.1", "::1"):
+                return web.Response(status=403, text="metrics answer loopback only\n")
+        else:
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if not hmac.compare_digest(scheme.lower(), "bearer") or not token:
+                return web.Response(status=401, text="send a technician token: Authorization: Bearer <token>\n",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            ctx.refresh_signer()
+            try:
+                identity = ctx.signer.verify(token.strip())
+            except DewanError as exc:
+                return web.Response(status=401, text=exc.message + "\n")
+            if not has(identity.role, Perm.HEALTH):
+                return web.Response(status=403, text="this token may not read metrics\n")
+        body, content_type = self.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": content_type})
