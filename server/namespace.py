@@ -20,6 +20,7 @@ from signaling.errors import (
     NotFound,
     RateLimited,
     Unauthorized,
+    Unavailable,
 )
 from signaling.events import Draft
 from signaling.protocol import EVENT_PERMISSIONS
