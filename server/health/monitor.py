@@ -131,6 +131,8 @@ class _Point:
     recovering: bool = False
     rated: bool = False
     ever_online: bool = False
+    last_media_at: float | None = None  # when the relay last had a packet from the point
+    browser_media_seen: bool = False  # the page reported a connected media link
     last_seen: dict[int, float] = field(default_factory=dict)
     last_reasons: dict[int, list[Reason]] = field(default_factory=dict)
     alert: dict[str, Any] | None = None
@@ -158,6 +160,8 @@ class _Point:
         self.browser_at = None
         self.server_samples.clear()
         self.browser_samples.clear()
+        self.last_media_at = None
+        self.browser_media_seen = False
 
 
 class HealthMonitor:
@@ -192,9 +196,11 @@ class HealthMonitor:
             self._points[point_id] = p
         return p
 
-    def _tick(self, now: float) -> None:
+    def _tick(self, now: float, p: _Point | None = None) -> None:
         if now > self._now:
             self._now = now
+        if p is not None and p.online is None and p.online_since is None:
+            p.online_since = now  # online state never told: count from the first figures
 
     def add_point(self, point_id: str, now: float) -> None:
         """Make a point known (shown as offline until it connects)."""
@@ -228,7 +234,7 @@ class HealthMonitor:
     def update_server(self, point_id: str, stats: dict[str, Any], now: float) -> None:
         """Figures from the media relay for one point (keys in SERVER_KEYS; None = unknown)."""
         p = self._point(point_id)
-        self._tick(now)
+        self._tick(now, p)
         clean: dict[str, Any] = {}
         for key in SERVER_KEYS:
             value = stats.get(key) if isinstance(stats, dict) else None
@@ -241,6 +247,8 @@ class HealthMonitor:
                 clean[key] = min(max(clean[key], 0.0), 1.0)
         p.server = clean
         p.server_at = now
+        if clean["media_silence_s"] is not None:
+            p.last_media_at = now - max(0.0, clean["media_silence_s"])
         reasons = self._rate_server(clean)
         self._add_sample(p, p.server_samples, reasons, now)
         self._record_history(p, now)
@@ -248,12 +256,14 @@ class HealthMonitor:
     def update_browser(self, point_id: str, report: BrowserStatsReport, now: float) -> None:
         """One validated `stats:report` from the point's page."""
         p = self._point(point_id)
-        self._tick(now)
+        self._tick(now, p)
         if isinstance(report, dict):
             report = BrowserStatsReport.model_validate(report)
         flat = report.flat()
         p.browser = flat
         p.browser_at = now
+        if flat["connection_state"] == "connected" or flat["ice_state"] in ("connected", "completed"):
+            p.browser_media_seen = True
         reasons = self._rate_browser(flat)
         self._add_sample(p, p.browser_samples, reasons, now)
         self._record_history(p, now)
@@ -345,13 +355,8 @@ class HealthMonitor:
         silence = self._silence(p, now)
         if silence is not None and silence >= th.down_after_silence_s:
             reasons.append(_reason("media_silence", DOWN, silence, th.down_after_silence_s))
-        if p.server_at is None and p.browser_at is None:
-            since = now - (p.online_since if p.online_since is not None else now)
-            if since >= th.connect_grace_s:
-                reasons.append(_reason("no_media", POOR, since))
-            else:
-                reasons.append(_reason("connecting", DEGRADED, since))
-        elif s.get("media_silence_s") is None and s.get("ice_state") in ("new", "checking"):
+        if p.last_media_at is None and not p.browser_media_seen:
+            # online, but no media has arrived on this connection yet
             since = now - (p.online_since if p.online_since is not None else now)
             if since >= th.connect_grace_s:
                 reasons.append(_reason("no_media", POOR, since))
@@ -365,10 +370,12 @@ class HealthMonitor:
 
     @staticmethod
     def _silence(p: _Point, now: float) -> float | None:
-        silence = p.server.get("media_silence_s")
-        if silence is None or p.server_at is None:
+        """Seconds since the relay last had media from the point (None: never, on this
+        connection). Keeps growing when the relay stops reporting the point or reports no
+        figures (its peer connection was closed or is being rebuilt)."""
+        if p.last_media_at is None:
             return None
-        return silence + max(0.0, now - p.server_at)
+        return max(0.0, now - p.last_media_at)
 
     @staticmethod
     def _stats_age(p: _Point, now: float) -> float | None:

@@ -307,3 +307,29 @@ def test_bad_server_values_are_tolerated(sim):
     snap = sim.mon.snapshot()["p1"]
     assert snap["figures"]["rtt_ms"] is None and snap["figures"]["loss_up"] == 1.0
     json.dumps(snap)
+
+
+def test_relay_wiring_empty_figures_then_peer_then_rebuilt_peer(sim):
+    """The relay reports every point every second; all None while it has no peer for it."""
+    empty = dict.fromkeys(good_stats())
+    sim.online()
+    sim.run(5, empty)
+    assert sim.rating() == "degraded" and sim.reasons() == ["connecting"]
+    sim.run(12, empty)
+    assert sim.rating() == "poor" and sim.reasons() == ["no_media"]
+    sim.run(8, good_stats())
+    assert sim.rating() == "good"
+    # the peer is rebuilt (rtc:start): no figures for a moment, the silence keeps counting
+    trace = sim.run(5, empty)
+    assert first_time(trace, "down") is not None and "media_silence" in sim.reasons()
+    sim.run(10, good_stats())
+    assert sim.rating() == "good"
+
+
+def test_updates_without_set_online_count_as_online():
+    mon = HealthMonitor()
+    for t in range(1, 20):
+        mon.update_server("x", dict.fromkeys(good_stats()), float(t))
+        mon.evaluate(float(t))
+    assert mon.snapshot()["x"]["online"] is True
+    assert mon.snapshot()["x"]["reasons"][0]["code"] == "no_media"

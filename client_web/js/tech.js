@@ -1,0 +1,575 @@
+// Technician dashboard: every point's link at a glance, sorted by trouble; alerts with a beep;
+// a detail panel per point (last hour as sparklines, incidents, message, preview).
+//
+// Server events used: `state` (points + roster), `roster`, `health` every 2 s
+//   {points: {<id>: snapshot}, alerts: [alert], server_time}, `message`, `notice`.
+// Requests: `health:history {point, max_points}` -> {ok, history: {point, t, series, incidents}},
+//   `message:send {point, text}`, `preview:set {point|null}`, `rtc:start` / `rtc:answer {sdp}`
+//   (a receive-only connection that carries the preview).
+import { connect } from "./protocol.js";
+import { t, lang } from "./i18n.js";
+import { $, el, pointName, announce, bindConnection, toast } from "./ui.js";
+
+const conn = connect();
+bindConnection(conn);
+
+const RANK = { down: 0, poor: 1, degraded: 2, unknown: 3, good: 4 };
+const HISTORY_POINTS = 360;          // one value per 10 s over the hour
+const HISTORY_REFRESH_MS = 10000;
+const STALE_HEALTH_S = 7;            // no `health` broadcast for this long: say so
+
+const view = {
+  health: null,            // the last `health` payload
+  receivedAt: 0,           // Date.now() when it arrived
+  seenAlerts: new Map(),   // alert id -> level already announced
+  firstPayload: true,
+  selected: null,          // point id of the detail panel
+  history: null,
+  historyTimer: null,
+  messages: [],            // `message` events seen (technicians' room)
+  notices: [],             // `notice` events (station replaced, precheck results)
+  previewPoint: null,
+};
+window.dewan = { conn, view };
+
+// ---------------------------------------------------------------------------- formatting
+const nf0 = new Intl.NumberFormat(lang(), { maximumFractionDigits: 0 });
+const nf1 = new Intl.NumberFormat(lang(), { maximumFractionDigits: 1 });
+const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+const dash = "–";
+
+function pct(v) {
+  if (!isNum(v)) return dash;
+  const p = v * 100;
+  return `${p > 0 && p < 10 ? nf1.format(p) : nf0.format(p)} %`;
+}
+const ms = (v) => (isNum(v) ? `${nf0.format(v)} ms` : dash);
+const kbps = (v) => (isNum(v) ? nf0.format(v) : dash);
+const num0 = (v) => (isNum(v) ? nf0.format(v) : dash);
+const secs = (v) => (isNum(v) ? `${nf0.format(v)} s` : dash);
+
+function timeOf(seconds) {
+  return isNum(seconds) ? new Date(seconds * 1000).toLocaleTimeString(lang(), { hour12: false }) : "";
+}
+
+function reasonValue(r) {
+  const v = r.value;
+  switch (r.code) {
+    case "loss_up": case "loss_down": return pct(v);
+    case "rtt": case "jitter": case "jitter_down": return ms(v);
+    case "fps": return num0(v);
+    default: return isNum(v) ? secs(v) : "";
+  }
+}
+
+export function reasonText(r) {
+  return t(`tech.reason.${r.code}`, { value: reasonValue(r), limit: r.limit ?? "", state: r.state ?? "" });
+}
+
+function reasonsText(snap) {
+  if (!snap) return t("tech.no_data");
+  if (!snap.reasons?.length) return snap.rating === "good" ? t("tech.all_good") : "";
+  return snap.reasons.map(reasonText).join(" · ");
+}
+
+// ---------------------------------------------------------------------------- sound
+let audioCtx = null;
+function audio() {
+  if (!audioCtx) {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return null;
+    audioCtx = new Ctx();
+  }
+  if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
+  return audioCtx;
+}
+// Browsers start audio only after a gesture: any click on the page unlocks it.
+document.addEventListener("pointerdown", () => { if ($("#sound-on")?.checked) audio(); }, { once: true });
+
+function beep(level = "degraded") {
+  view.beeps = (view.beeps || 0) + 1;
+  if (!$("#sound-on")?.checked) return;
+  const ctx = audio();
+  if (!ctx) return;
+  const tones = level === "down" ? [880, 660, 880] : level === "poor" ? [880, 660] : [660];
+  let at = ctx.currentTime + 0.02;
+  for (const freq of tones) {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.type = "sine";
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.3, at + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.18);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(at);
+    osc.stop(at + 0.2);
+    at += 0.22;
+  }
+}
+
+function flash(node) {
+  if (!node) return;
+  node.classList.remove("flash");
+  void node.offsetWidth;  // restart the animation
+  node.classList.add("flash");
+}
+
+// ---------------------------------------------------------------------------- points
+function knownPoints() {
+  const listed = conn.state?.points || [];
+  const ids = listed.map((p) => p.id);
+  for (const id of Object.keys(view.health?.points || {})) if (!ids.includes(id)) ids.push(id);
+  return ids;
+}
+
+function snapOf(id) {
+  return view.health?.points?.[id] || null;
+}
+
+function ratingOf(id) {
+  const s = snapOf(id);
+  return s ? s.rating : "unknown";
+}
+
+function liveAge(snap) {
+  if (!snap || !isNum(snap.last_stats_age_s)) return null;
+  return snap.last_stats_age_s + (Date.now() - view.receivedAt) / 1000;
+}
+
+function sortedPoints() {
+  const order = knownPoints();
+  const hall = conn.state?.hall;
+  return order.slice().sort((a, b) => (RANK[ratingOf(a)] - RANK[ratingOf(b)])
+    || ((b === hall) - (a === hall)) || (order.indexOf(a) - order.indexOf(b)));
+}
+
+function figure(label, value, cls = "") {
+  return [el("dt", {}, label), el("dd", { class: cls || null }, value)];
+}
+
+function badCodes(snap) {
+  const out = {};
+  for (const r of snap?.reasons || []) out[r.code] = r.level;
+  return out;
+}
+
+function mark(codes, ...names) {
+  for (const n of names) if (codes[n]) return codes[n] === "degraded" ? "warn" : "bad";
+  return "";
+}
+
+function tileBody(id, snap) {
+  const f = snap?.figures || {};
+  const codes = badCodes(snap);
+  const rating = snap ? snap.rating : "unknown";
+  const res = isNum(f.width) && isNum(f.height) ? `${f.width}×${f.height}` : dash;
+  const level = isNum(f.audio_level) ? Math.round(Math.min(1, f.audio_level) * 100) : 0;
+  const age = liveAge(snap);
+  return [
+    el("div", { class: "tt-head" },
+      el("span", { class: "tt-name" }, pointName(conn.state, id)),
+      el("span", { class: "tt-badge" }, t(`tech.rating.${rating}`))),
+    el("div", { class: "tt-reason" }, reasonsText(snap) + (snap?.recovering ? ` (${t("tech.recovering")})` : "")),
+    el("dl", { class: "tt-figs" },
+      figure(t("tech.fig.rtt"), ms(f.rtt_ms), mark(codes, "rtt")),
+      figure(t("tech.fig.loss"), `${pct(f.loss_up)} ↑ ${pct(f.loss_down)} ↓`, mark(codes, "loss_up", "loss_down")),
+      figure(t("tech.fig.jitter"), ms(f.jitter_ms ?? f.jitter_down_ms), mark(codes, "jitter", "jitter_down")),
+      figure(t("tech.fig.bitrate"), `${kbps(f.bitrate_up_kbps)} ↑ ${kbps(f.bitrate_down_kbps)} ↓`),
+      figure(t("tech.fig.fps"), num0(f.fps), mark(codes, "fps")),
+      figure(t("tech.fig.resolution"), res),
+      figure(t("tech.fig.ice"), `${f.ice_state || dash} / ${f.dtls_state || dash}`,
+        mark(codes, "ice_failed", "dtls_failed", "connection_failed", "ice_disconnected")),
+      figure(t("tech.fig.candidate"), f.candidate_type ? t(`tech.candidate.${f.candidate_type}`) : dash),
+      figure(t("tech.fig.limit"), f.quality_limitation ? t(`tech.limit.${f.quality_limitation}`) : dash,
+        f.quality_limitation && f.quality_limitation !== "none" ? "warn" : ""),
+      figure(t("tech.fig.age"), age === null ? dash : secs(age), age !== null && age > 6 ? "warn" : ""),
+    ),
+    el("div", { class: "tt-meter", title: t("tech.fig.audio"), "aria-label": t("tech.fig.audio") },
+      el("span", { style: `width:${level}%` })),
+  ];
+}
+
+function renderTiles() {
+  const box = $("#tech-tiles");
+  const existing = new Map([...box.children].map((n) => [n.dataset.point, n]));
+  const ids = sortedPoints();
+  const nodes = ids.map((id) => {
+    const snap = snapOf(id);
+    let node = existing.get(id);
+    if (!node) {
+      node = el("div", { class: "tt", role: "listitem", tabindex: "0", dataset: { point: id },
+        onclick: () => openDetail(id),
+        onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openDetail(id); } } });
+    }
+    node.dataset.rating = snap ? snap.rating : "unknown";
+    node.dataset.online = snap ? String(snap.online) : "false";
+    node.classList.toggle("selected", id === view.selected);
+    node.classList.toggle("has-alert", Boolean(snap?.alert));
+    node.replaceChildren(...tileBody(id, snap));
+    return node;
+  });
+  const same = nodes.length === box.children.length && nodes.every((n, i) => box.children[i] === n);
+  if (!same) box.replaceChildren(...nodes);
+  $("#tech-waiting").hidden = nodes.length > 0;
+  renderSummary(ids);
+}
+
+function renderSummary(ids) {
+  const counts = { down: 0, poor: 0, degraded: 0, good: 0, unknown: 0 };
+  let online = 0;
+  for (const id of ids) {
+    counts[ratingOf(id)] += 1;
+    if (snapOf(id)?.online) online += 1;
+  }
+  for (const [rating, n] of Object.entries(counts)) {
+    const node = $(`#sum-${rating}`);
+    if (node) { node.textContent = n; node.parentElement.dataset.zero = String(n === 0); }
+  }
+  $("#sum-online").textContent = t("tech.online_count", { online, total: ids.length });
+  const open = (view.health?.alerts || []).filter((a) => !a.cleared_at).length;
+  document.title = `${open ? `(${open}) ` : ""}${t("tech.title")} · Dewan`;
+}
+
+function renderAge() {
+  const node = $("#health-age");
+  if (!view.health) { node.textContent = t("tech.waiting"); node.dataset.stale = "true"; return; }
+  const age = (Date.now() - view.receivedAt) / 1000;
+  node.dataset.stale = String(age > STALE_HEALTH_S);
+  node.textContent = age > STALE_HEALTH_S ? t("tech.health_stale", { age: nf0.format(age) })
+    : t("tech.updated_at", { time: timeOf(view.health.server_time) });
+  for (const tile of document.querySelectorAll("#tech-tiles .tt")) {
+    const age2 = liveAge(snapOf(tile.dataset.point));
+    const dd = tile.querySelector(".tt-figs dd:last-of-type");
+    if (dd && age2 !== null) { dd.textContent = secs(age2); dd.className = age2 > 6 ? "warn" : ""; }
+  }
+}
+
+// ---------------------------------------------------------------------------- alerts
+function alertRow(a) {
+  const open = !a.cleared_at;
+  return el("li", { class: `alert ${open ? "open" : "cleared"}`, dataset: { level: a.level, id: a.id, point: a.point },
+    onclick: () => openDetail(a.point) },
+  el("span", { class: "al-badge" }, t(`tech.rating.${a.level}`)),
+  el("span", { class: "al-name" }, pointName(conn.state, a.point)),
+  el("time", {}, timeOf(a.raised_at)),
+  el("span", { class: "al-state" }, open ? t("tech.alert_open")
+    : t("tech.alert_cleared", { time: timeOf(a.cleared_at), duration: nf0.format(a.cleared_at - a.raised_at) })),
+  el("div", { class: "al-reasons" }, (a.reasons || []).map(reasonText).join(" · ")));
+}
+
+function noticeRow(n) {
+  const key = n.type === "precheck" ? `tech.notice.precheck.${n.result?.verdict || "unknown"}` : `tech.notice.${n.type}`;
+  return el("li", { class: "alert notice", dataset: { type: n.type, point: n.point || "" },
+    onclick: () => n.point && openDetail(n.point) },
+  el("span", { class: "al-badge" }, t("tech.notice")),
+  el("span", { class: "al-name" }, pointName(conn.state, n.point)),
+  el("time", {}, timeOf(n.at)),
+  el("div", { class: "al-reasons" }, t(key, { point: pointName(conn.state, n.point) })));
+}
+
+function renderAlerts() {
+  const alerts = view.health?.alerts || [];
+  const open = alerts.filter((a) => !a.cleared_at);
+  const rows = [...alerts.map(alertRow), ...view.notices.slice(-20).reverse().map(noticeRow)];
+  $("#tech-alerts").replaceChildren(...rows);
+  $("#alerts-empty").hidden = rows.length > 0;
+  $("#alert-count").textContent = open.length ? `(${open.length})` : "";
+}
+
+function announceNewAlerts(alerts) {
+  let worst = null;
+  for (const a of alerts) {
+    if (a.cleared_at) { view.seenAlerts.set(a.id, "cleared"); continue; }
+    const before = view.seenAlerts.get(a.id);
+    if (before === undefined || (before !== "cleared" && RANK[a.level] < RANK[before])) {
+      view.seenAlerts.set(a.id, a.level);
+      if (!view.firstPayload) {
+        if (!worst || RANK[a.level] < RANK[worst.level]) worst = a;
+        flash($(`#tech-tiles .tt[data-point="${CSS.escape(a.point)}"]`));
+      }
+    }
+  }
+  if (worst) {
+    beep(worst.level);
+    flash($("#tech-alerts-panel"));
+    toast(`${pointName(conn.state, worst.point)}: ${(worst.reasons || []).map(reasonText).join(" · ")}`, "error");
+  }
+  if (view.firstPayload && alerts.some((a) => !a.cleared_at)) flash($("#tech-alerts-panel"));
+  view.firstPayload = false;
+}
+
+// ---------------------------------------------------------------------------- detail panel
+const CHARTS = [
+  ["rtt_ms", "tech.fig.rtt", ms],
+  ["loss_up", "tech.chart.loss_up", pct],
+  ["loss_down", "tech.chart.loss_down", pct],
+  ["jitter_ms", "tech.fig.jitter", ms],
+  ["bitrate_up_kbps", "tech.chart.bitrate_up", (v) => `${kbps(v)} kbit/s`],
+  ["bitrate_down_kbps", "tech.chart.bitrate_down", (v) => `${kbps(v)} kbit/s`],
+  ["fps", "tech.fig.fps", num0],
+];
+const SVG = "http://www.w3.org/2000/svg";
+const RATING_NAMES = ["good", "degraded", "poor", "down"];
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+// One sparkline: the last hour, x by time (gaps stay gaps), y from 0 to the max.
+export function sparkline(times, values, { width = 300, height = 48, end = null, span = 3600 } = {}) {
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "spark", preserveAspectRatio: "none",
+    role: "img" });
+  const finite = values.filter(isNum);
+  if (!times.length || !finite.length) return root;
+  const last = end ?? times[times.length - 1];
+  const first = last - span;
+  const max = Math.max(...finite) || 1;
+  const x = (tt) => ((tt - first) / span) * width;
+  const y = (v) => height - 2 - (v / max) * (height - 4);
+  let d = "";
+  let pen = false;
+  for (let i = 0; i < times.length; i += 1) {
+    const v = values[i];
+    const gap = i > 0 && times[i] - times[i - 1] > Math.max(30, span / 60);
+    if (!isNum(v) || times[i] < first || gap) pen = false;
+    if (!isNum(v) || times[i] < first) continue;
+    d += `${pen ? "L" : "M"}${x(times[i]).toFixed(1)},${y(v).toFixed(1)}`;
+    pen = true;
+  }
+  root.append(svg("path", { d, class: "spark-line", fill: "none" }));
+  return root;
+}
+
+function ratingStrip(times, ratings, { width = 300, height = 10, end = null, span = 3600 } = {}) {
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "strip", preserveAspectRatio: "none" });
+  if (!times.length) return root;
+  const last = end ?? times[times.length - 1];
+  const first = last - span;
+  for (let i = 0; i < times.length; i += 1) {
+    if (!isNum(ratings[i]) || times[i] < first) continue;
+    const x0 = ((i > 0 ? times[i - 1] : times[i] - 10) - first) / span * width;
+    const x1 = (times[i] - first) / span * width;
+    root.append(svg("rect", { x: Math.max(0, x0).toFixed(1), y: 0, width: Math.max(0.5, x1 - x0).toFixed(1),
+      height, class: `r-${RATING_NAMES[ratings[i]] || "good"}` }));
+  }
+  return root;
+}
+
+function renderCharts() {
+  const box = $("#detail-charts");
+  const h = view.history;
+  if (!h || h.point !== view.selected) { box.replaceChildren(el("p", { class: "muted" }, t("tech.loading"))); return; }
+  const end = view.health?.server_time ?? conn.serverNow();
+  const rows = CHARTS.map(([key, label, fmt]) => {
+    const values = h.series?.[key] || [];
+    const finite = values.filter(isNum);
+    const lastValue = [...values].reverse().find(isNum);
+    return el("div", { class: "chart", dataset: { series: key } },
+      el("div", { class: "chart-label" }, t(label)),
+      el("div", { class: "chart-now" }, lastValue === undefined ? dash : fmt(lastValue)),
+      el("div", { class: "chart-range muted" }, finite.length ? `${fmt(Math.min(...finite))} – ${fmt(Math.max(...finite))}` : ""),
+      sparkline(h.t || [], values, { end }));
+  });
+  rows.push(el("div", { class: "chart", dataset: { series: "rating" } },
+    el("div", { class: "chart-label" }, t("tech.chart.rating")), el("div"), el("div"),
+    ratingStrip(h.t || [], h.series?.rating || [], { end })));
+  box.replaceChildren(el("div", { class: "chart-axis muted" }, t("tech.chart.last_hour")), ...rows);
+}
+
+function renderIncidents() {
+  const id = view.selected;
+  const items = [];
+  for (const i of view.history?.point === id ? view.history.incidents || [] : []) {
+    items.push({ at: i.at, node: el("li", { dataset: { rating: i.rating } },
+      el("time", {}, timeOf(i.at)), " ",
+      el("span", { class: "al-badge" }, t(`tech.rating.${i.rating}`)), " ",
+      (i.reasons || []).map(reasonText).join(" · ")) });
+  }
+  for (const m of view.messages.filter((x) => x.point === id)) {
+    items.push({ at: m.at, node: el("li", { class: "msg" }, el("time", {}, timeOf(m.at)), " ",
+      t("tech.message_log", { from: m.from || m.role || "", text: m.text })) });
+  }
+  for (const n of view.notices.filter((x) => x.point === id)) {
+    const key = n.type === "precheck" ? `tech.notice.precheck.${n.result?.verdict || "unknown"}` : `tech.notice.${n.type}`;
+    items.push({ at: n.at, node: el("li", { class: "notice" }, el("time", {}, timeOf(n.at)), " ", t(key, { point: pointName(conn.state, id) })) });
+  }
+  items.sort((a, b) => b.at - a.at);
+  $("#detail-incidents").replaceChildren(...items.slice(0, 100).map((x) => x.node));
+  $("#detail-incidents-empty").hidden = items.length > 0;
+}
+
+function renderDetail() {
+  const id = view.selected;
+  const panel = $("#tech-detail");
+  if (!id) { panel.hidden = true; return; }
+  panel.hidden = false;
+  const snap = snapOf(id);
+  panel.dataset.rating = snap ? snap.rating : "unknown";
+  $("#detail-name").textContent = pointName(conn.state, id);
+  $("#detail-rating").textContent = t(`tech.rating.${snap ? snap.rating : "unknown"}`);
+  $("#detail-reasons").textContent = reasonsText(snap) + (snap?.recovering ? ` (${t("tech.recovering")})` : "");
+  const f = snap?.figures || {};
+  const rows = [
+    ["tech.fig.rtt", ms(f.rtt_ms)],
+    ["tech.chart.loss_up", pct(f.loss_up)], ["tech.chart.loss_down", pct(f.loss_down)],
+    ["tech.fig.jitter", `${ms(f.jitter_ms)} / ${ms(f.jitter_down_ms)}`],
+    ["tech.chart.bitrate_up", kbps(f.bitrate_up_kbps)], ["tech.chart.bitrate_down", kbps(f.bitrate_down_kbps)],
+    ["tech.fig.available", kbps(f.available_outgoing_bitrate_kbps)],
+    ["tech.fig.fps", `${num0(f.fps)} (${t("tech.fig.sent")} ${num0(f.fps_sent)})`],
+    ["tech.fig.resolution", isNum(f.width) ? `${f.width}×${f.height}` : dash],
+    ["tech.fig.inbound", `${num0(f.inbound_fps)} fps, ${isNum(f.inbound_width) ? `${f.inbound_width}×${f.inbound_height}` : dash}, ${t("tech.fig.freezes")} ${num0(f.freeze_count)}`],
+    ["tech.fig.audio", isNum(f.audio_level) ? pct(f.audio_level) : dash],
+    ["tech.fig.ice", `${f.ice_state || dash} / ${f.dtls_state || dash} / ${f.connection_state || dash}`],
+    ["tech.fig.candidate", `${f.candidate_type || dash} → ${f.remote_candidate_type || dash}${f.relay_protocol ? ` (${f.relay_protocol})` : ""}`],
+    ["tech.fig.limit", f.quality_limitation ? t(`tech.limit.${f.quality_limitation}`) : dash],
+    ["tech.fig.silence", secs(f.media_silence_s)],
+    ["tech.fig.packets", `${num0(f.packets_up)} ↑ ${num0(f.packets_down)} ↓`],
+    ["tech.fig.age", secs(liveAge(snap))],
+  ];
+  $("#detail-figures").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
+  $("#btn-preview").textContent = view.previewPoint === id ? t("tech.preview_stop") : t("tech.preview");
+  renderIncidents();
+}
+
+async function loadHistory() {
+  const id = view.selected;
+  if (!id) return;
+  const ack = await conn.request("health:history", { point: id, max_points: HISTORY_POINTS });
+  if (view.selected !== id) return;
+  if (ack.ok) view.history = { point: id, ...(ack.history || ack) };
+  else view.history = { point: id, t: [], series: {}, incidents: [], error: ack.error };
+  renderCharts();
+  renderIncidents();
+}
+
+function openDetail(id) {
+  if (view.selected !== id) view.history = null;
+  view.selected = id;
+  renderTiles();
+  renderDetail();
+  renderCharts();
+  clearInterval(view.historyTimer);
+  loadHistory();
+  view.historyTimer = setInterval(loadHistory, HISTORY_REFRESH_MS);
+  $("#msg-text").focus({ preventScroll: true });
+}
+
+function closeDetail() {
+  view.selected = null;
+  clearInterval(view.historyTimer);
+  renderDetail();
+  renderTiles();
+}
+
+$("#detail-close").addEventListener("click", closeDetail);
+document.addEventListener("keydown", (e) => { if (e.key === "Escape" && view.selected) closeDetail(); });
+
+$("#msg-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = $("#msg-text").value.trim();
+  if (!text || !view.selected) return;
+  const ack = await conn.request("message:send", { point: view.selected, text });
+  announce(ack, ack.ok && ack.delivered === false ? null : t("tech.message_sent"));
+  if (ack.ok && ack.delivered === false) toast(t("tech.message_not_delivered"), "error");
+  if (ack.ok) $("#msg-text").value = "";
+});
+
+// ---------------------------------------------------------------------------- preview
+const media = { pc: null, starting: null };
+
+async function ensureMedia() {
+  if (media.pc && !["failed", "closed"].includes(media.pc.connectionState)) return true;
+  if (media.starting) return media.starting;
+  media.starting = (async () => {
+    media.pc?.close();
+    const pc = new RTCPeerConnection({ iceServers: conn.config.ice_servers || [] });
+    media.pc = pc;
+    const stream = new MediaStream();
+    pc.addEventListener("track", (e) => {
+      stream.addTrack(e.track);
+      const video = $("#preview-video");
+      video.srcObject = stream;
+      video.play().catch(() => {});
+    });
+    const ack = await conn.request("rtc:start", {});
+    if (!ack.ok) { announce(ack); return false; }
+    return true;
+  })();
+  try { return await media.starting; } finally { media.starting = null; }
+}
+
+conn.on("rtc:offer", async ({ sdp }) => {
+  const pc = media.pc;
+  if (!pc || !sdp) return;
+  await pc.setRemoteDescription({ type: "offer", sdp });
+  await pc.setLocalDescription(await pc.createAnswer());
+  if (pc.iceGatheringState !== "complete") {  // the relay takes a complete answer
+    await new Promise((resolve) => {
+      const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
+      pc.addEventListener("icegatheringstatechange", done);
+      setTimeout(resolve, 3000);
+    });
+  }
+  announce(await conn.request("rtc:answer", { sdp: pc.localDescription.sdp }));
+});
+
+$("#btn-preview").addEventListener("click", async () => {
+  const id = view.selected;
+  if (!id) return;
+  if (view.previewPoint === id) {
+    await conn.request("preview:set", { point: null });
+    view.previewPoint = null;
+    $("#preview-box").hidden = true;
+    renderDetail();
+    return;
+  }
+  const ack = await conn.request("preview:set", { point: id });
+  announce(ack);
+  if (!ack.ok) return;
+  view.previewPoint = id;
+  $("#preview-box").hidden = false;
+  $("#preview-caption").textContent = pointName(conn.state, id);
+  renderDetail();
+  await ensureMedia();
+});
+$("#preview-video").addEventListener("click", (e) => { e.target.muted = !e.target.muted; });
+
+// ---------------------------------------------------------------------------- events
+function onHealth(payload) {
+  if (!payload || typeof payload !== "object") return;
+  view.health = { points: payload.points || {}, alerts: payload.alerts || [], server_time: payload.server_time };
+  view.receivedAt = Date.now();
+  announceNewAlerts(view.health.alerts);
+  renderTiles();
+  renderAlerts();
+  if (view.selected) renderDetail();
+  renderAge();
+}
+
+conn.on("health", onHealth);
+conn.on("change", () => { renderTiles(); renderAlerts(); if (view.selected) renderDetail(); });
+conn.on("message", (msg) => {
+  view.messages.push(msg);
+  if (view.messages.length > 500) view.messages.shift();
+  if (view.selected === msg.point) renderIncidents();
+});
+conn.on("notice", (n) => {
+  view.notices.push(n);
+  if (view.notices.length > 200) view.notices.shift();
+  if (n.type === "station_replaced" || (n.type === "precheck" && n.result?.verdict !== "ready")) {
+    beep("poor");
+    flash($("#tech-alerts-panel"));
+  }
+  renderAlerts();
+  if (view.selected === n.point) renderIncidents();
+});
+
+$("#sound-on").addEventListener("change", (e) => { if (e.target.checked) { audio(); beep("degraded"); } });
+$("#btn-test-sound").addEventListener("click", () => { audio(); beep("poor"); });
+setInterval(renderAge, 1000);
+renderTiles();
+renderAlerts();
+renderAge();
