@@ -129,7 +129,7 @@ class ConfNamespace(socketio.AsyncNamespace):
                 raise Unauthorized("This link names a point that is not configured.")
         except DewanError as exc:
             log.info("connection refused", extra={"sid": sid, "why": exc.message})
-            raise socketio.exceptions.ConnectionRefusedError({"error": exc.code, "message": exc.message})
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, {"error": exc.code})
         session = Session(sid, identity, time.time(), tokens=self.burst, stats_tokens=3.0)
         self.hub.sessions[sid] = session
         await self.enter_room(sid, ALL)

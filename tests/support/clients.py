@@ -17,7 +17,7 @@ class ConfClient:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.received: dict[str, list] = defaultdict(list)
         self._new = asyncio.Event()
-        for name in EVENTS:
+        for name in (*EVENTS, "connect_error"):
             self.sio.on(name, self._handler(name), namespace="/conf")
 
     def _handler(self, name: str):

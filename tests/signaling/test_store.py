@@ -1,0 +1,51 @@
+import json
+
+import pytest
+
+from signaling import conference, floor
+from signaling.errors import Conflict
+from signaling.store import MemoryStore
+
+
+async def test_every_event_is_journaled_and_replayed(tmp_path):
+    store = MemoryStore(tmp_path)
+    await store.execute("c", lambda c: conference.open_conference(c, "Họp", "chair:x"))
+    await store.execute("c", lambda c: floor.point_joined(c, "vinh", 1.0))
+    await store.execute("c", lambda c: floor.request(c, "vinh", "Đề xuất", 2.0))
+    await store.close()
+    lines = (tmp_path / "conferences" / "c" / "events.jsonl").read_text().splitlines()
+    assert [json.loads(x)["seq"] for x in lines] == [1, 2, 3]
+    again = await MemoryStore(tmp_path).get("c")
+    assert again.status == "open" and again.title == "Họp" and again.version == 3
+    assert again.entry("vinh").topic == "Đề xuất"
+
+
+async def test_a_partial_last_line_from_a_crash_is_dropped(tmp_path):
+    store = MemoryStore(tmp_path)
+    await store.execute("c", lambda c: conference.open_conference(c, "A", "chair:x"))
+    await store.close()
+    path = tmp_path / "conferences" / "c" / "events.jsonl"
+    with path.open("a") as fh:
+        fh.write('{"seq": 2, "at": 1, "conf')
+    store = MemoryStore(tmp_path)
+    conf = await store.get("c")
+    assert conf.version == 1
+    await store.execute("c", lambda c: conference.close_conference(c, "chair:x"))
+    await store.close()
+    assert (await MemoryStore(tmp_path).get("c")).status == "closed"
+
+
+async def test_a_stale_version_is_a_conflict_not_a_double_grant(tmp_path):
+    store = MemoryStore(tmp_path)
+    await store.execute("c", lambda c: conference.open_conference(c, "A", "chair:x"))
+    for p in ("vinh", "cua-lo"):
+        await store.execute("c", lambda c, p=p: floor.point_joined(c, p, 1.0))
+        await store.execute("c", lambda c, p=p: floor.request(c, p, None, 2.0))
+    seen = (await store.get("c")).version
+    policy = floor.FloorPolicy()
+    grant = lambda c: floor.grant(c, None, None, 3.0, policy, "chair:a", {"vinh", "cua-lo"})  # noqa: E731
+    await store.execute("c", grant, expect_version=seen)
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        await store.execute("c", grant, expect_version=seen)
+    conf = await store.get("c")
+    assert conf.floor.holder == "vinh" and [e.point for e in conf.queue] == ["cua-lo"]
