@@ -1,25 +1,36 @@
-// Chair console: open/close, the queue with waiting times, the floor, the points at a glance.
+// Chair console: open/close, the queue with waiting times, the floor, the points at a glance
+// with live video, mutes; the hall, floor and slides as the districts see them.
 import { connect } from "./protocol.js";
 import { t } from "./i18n.js";
 import { $, el, pointName, formatClock, announce, bindConnection, startCountdown } from "./ui.js";
+import { MediaClient, showMediaStatus, watchSlots } from "./rtc.js";
 
 const conn = connect();
-window.dewan = { conn };
+// The console sits in the hall: its loudspeaker stays off unless the chair turns it on.
+const media = new MediaClient(conn, "chair", { sound: false });
+window.dewan = { conn, rtc: media };
 bindConnection(conn);
 startCountdown(conn, $("#countdown"), $("#floor-warning"));
+showMediaStatus(media, $("#media-status"), t);
+media.bind("hall", { video: $("#video-hall"), audio: $("#audio-hall") });
+media.bind("floor", { video: $("#video-floor"), audio: $("#audio-floor") });
+media.bind("presentation", { video: $("#video-presentation") });
 
-const version = () => conn.state?.conference?.version;
+// The newest version this console knows (queue and floor events carry it too).
+const version = () => Math.max(conn.state?.conference?.version ?? 0, conn.state?.queue?.version ?? 0,
+  conn.state?.floor?.version ?? 0) || undefined;
 const limit = () => Number($("#limit").value);
 
-async function act(event, payload, okKey) {
+async function act(event, payload, okKey, okParams = {}) {
   const ack = await conn.request(event, { ...payload, version: version() });
-  announce(ack, okKey ? t(okKey) : null);
+  announce(ack, okKey ? t(okKey, okParams) : null);
   if (!ack.ok && ack.error === "conflict") {
     const fresh = await conn.request("state:get", {});
     if (fresh.ok) conn._receive("state", fresh.state);
   }
   return ack;
 }
+const name = (id) => pointName(conn.state, id);
 
 $("#btn-open").addEventListener("click", () => act("conference:open", {}, "chair.opened"));
 $("#btn-close").addEventListener("click", () => {
@@ -28,45 +39,80 @@ $("#btn-close").addEventListener("click", () => {
 $("#btn-grant-next").addEventListener("click", () => act("floor:grant", { limit_s: limit() }, "chair.granted"));
 $("#btn-revoke").addEventListener("click", () => act("floor:revoke", {}, "chair.revoked"));
 $("#btn-extend").addEventListener("click", () => act("floor:extend", { seconds: 60 }, "chair.extended"));
-$("#limit").value = String(conn.config.default_limit_s || 180);
+
+let soundOn = false;
+$("#btn-sound").addEventListener("click", () => {
+  soundOn = !soundOn;
+  media.setSound(soundOn);
+  $("#btn-sound").textContent = t(soundOn ? "chair.sound_on" : "chair.sound_off");
+  $("#btn-sound").setAttribute("aria-pressed", String(soundOn));
+});
+
+let presenting = false;
+watchSlots(media, ["presentation"], (id, active) => { presenting = active; render(); });
 
 function renderQueue(state) {
   const list = $("#queue");
   const entries = state.queue.entries;
   const now = conn.serverNow();
-  list.replaceChildren(...entries.map((e, i) => el("li", { class: `entry ${e.status}`, dataset: { point: e.point } },
-    el("span", { class: "pos" }, i + 1),
-    el("span", { class: "name" }, pointName(state, e.point)),
-    e.topic ? el("span", { class: "topic" }, e.topic) : null,
-    el("span", { class: "wait", dataset: { since: e.requested_at } }, formatClock(now - e.requested_at)),
-    e.status !== "waiting" ? el("span", { class: "badge" }, t(`queue.status.${e.status}`)) : null,
-    el("span", { class: "actions" },
-      el("button", { class: "primary grant", onclick: () => act("floor:grant", { point: e.point, limit_s: limit() }, "chair.granted") }, t("chair.grant")),
-      el("button", { class: "up", disabled: i === 0, onclick: () => act("floor:move", { point: e.point, position: i }) }, "▲"),
-      el("button", { class: "down", disabled: i === entries.length - 1, onclick: () => act("floor:move", { point: e.point, position: i + 2 }) }, "▼"),
-      el("button", { class: "danger deny", onclick: () => {
-        const reason = prompt(t("chair.deny_reason")) ?? null;
-        if (reason !== null) act("floor:deny", { point: e.point, reason: reason || null }, "chair.denied");
-      } }, t("chair.deny"))))));
+  list.replaceChildren(...entries.map((e, i) => {
+    const n = name(e.point);
+    const position = el("select", { class: "move", "aria-label": t("chair.move_to", { point: n }),
+      onchange: (ev) => act("floor:move", { point: e.point, position: Number(ev.target.value) }, "chair.moved", { point: n }) },
+    entries.map((_, j) => el("option", { value: j + 1, selected: j === i }, j + 1)));
+    return el("li", { class: `entry ${e.status}`, dataset: { point: e.point } },
+      el("span", { class: "pos" }, i + 1),
+      el("span", { class: "name" }, n),
+      e.topic ? el("span", { class: "topic" }, e.topic) : null,
+      el("span", { class: "wait", title: t("chair.waiting"), dataset: { since: e.requested_at } }, formatClock(now - e.requested_at)),
+      e.status !== "waiting" ? el("span", { class: "badge" }, t(`queue.status.${e.status}`)) : null,
+      el("span", { class: "actions" },
+        el("button", { class: "primary grant", onclick: () => act("floor:grant", { point: e.point, limit_s: limit() }, "chair.granted_to", { point: n }) }, t("chair.grant")),
+        el("button", { class: "up", "aria-label": t("chair.up", { point: n }), disabled: i === 0, onclick: () => act("floor:move", { point: e.point, position: i }, "chair.moved", { point: n }) }, "▲"),
+        el("button", { class: "down", "aria-label": t("chair.down", { point: n }), disabled: i === entries.length - 1, onclick: () => act("floor:move", { point: e.point, position: i + 2 }, "chair.moved", { point: n }) }, "▼"),
+        position,
+        el("button", { class: "danger deny", onclick: () => {
+          const reason = prompt(t("chair.deny_reason"));
+          if (reason !== null) act("floor:deny", { point: e.point, reason: reason.trim() || null }, "chair.denied");
+        } }, t("chair.deny"))));
+  }));
   $("#queue-empty").hidden = entries.length > 0;
   $("#queue-count").textContent = entries.length ? `(${entries.length})` : "";
+}
+
+function makeTile(state, p) {
+  const video = el("video", { autoplay: true, playsinline: true, muted: true, "aria-label": pointName(state, p.id) });
+  video.muted = true;
+  const node = el("div", { class: "tile", dataset: { point: p.id } },
+    el("div", { class: "tile-video" }, video),
+    el("div", { class: "tile-name" }, pointName(state, p.id)),
+    el("div", { class: "tile-state", role: "status" }),
+    el("div", { class: "tile-actions" },
+      el("button", { class: "tile-grant primary", onclick: () => act("floor:grant", { point: p.id, limit_s: limit() }, "chair.granted_to", { point: name(p.id) }) }, t("chair.give_floor")),
+      el("button", { class: "tile-mute", "aria-pressed": "false", onclick: (ev) => {
+        const muted = ev.currentTarget.getAttribute("aria-pressed") !== "true";
+        act("audio:mute", { point: p.id, muted }, muted ? "chair.muted" : "chair.unmuted", { point: name(p.id) });
+      } }, t("chair.mute"))));
+  media.bind(`tile-${p.id}`, { video });
+  return node;
 }
 
 function renderTiles(state) {
   const online = new Set(state.roster.online);
   const queued = new Set(state.queue.entries.map((e) => e.point));
+  const muted = new Set(state.floor.muted || []);
   const districts = state.points.filter((p) => p.kind === "district");
   const existing = new Map([...$("#tiles").children].map((n) => [n.dataset.point, n]));
   const tiles = districts.map((p) => {
-    const node = existing.get(p.id) || el("div", { class: "tile", dataset: { point: p.id } },
-      el("div", { class: "tile-video" }),
-      el("div", { class: "tile-name" }, pointName(state, p.id)),
-      el("div", { class: "tile-state" }),
-      el("button", { class: "tile-grant", onclick: () => act("floor:grant", { point: p.id, limit_s: limit() }, "chair.granted") }, t("chair.give_floor")));
+    const node = existing.get(p.id) || makeTile(state, p);
     const st = state.floor.holder === p.id ? "speaking" : queued.has(p.id) ? "requesting" : online.has(p.id) ? "online" : "offline";
     node.dataset.state = st;
-    node.querySelector(".tile-state").textContent = t(`tile.${st}`);
+    node.dataset.muted = String(muted.has(p.id));
+    node.querySelector(".tile-state").textContent = t(`tile.${st}`) + (muted.has(p.id) ? ` · ${t("chair.muted_badge")}` : "");
     node.querySelector(".tile-grant").disabled = !online.has(p.id) || st === "speaking";
+    const mute = node.querySelector(".tile-mute");
+    mute.setAttribute("aria-pressed", String(muted.has(p.id)));
+    mute.textContent = t(muted.has(p.id) ? "chair.unmute" : "chair.mute");
     return node;
   });
   $("#tiles").replaceChildren(...tiles);
@@ -78,9 +124,13 @@ function renderFloor(state) {
   $("#floor-holder").textContent = f.holder ? pointName(state, f.holder) : t("floor.hall");
   $("#btn-revoke").disabled = !f.holder;
   $("#btn-extend").disabled = !f.holder;
+  $("#btn-grant-next").disabled = !state.queue.entries.some((e) => e.status === "waiting");
   const open = state.conference.status === "open" || state.conference.status === "paused";
   $("#btn-open").disabled = open;
   $("#btn-close").disabled = !open;
+  $("#floor-screen").hidden = !f.holder;
+  $("#floor-caption").textContent = f.holder ? pointName(state, f.holder) : "";
+  $("#presentation-screen").hidden = !presenting;
 }
 
 function render() {
@@ -92,6 +142,15 @@ function render() {
 }
 
 conn.on("change", render);
+conn.on("state", () => {
+  const limitNode = $("#limit");
+  const wanted = String(conn.state?.settings?.default_limit_s || 180);
+  if (!limitNode.dataset.touched) {
+    if (![...limitNode.options].some((o) => o.value === wanted)) limitNode.append(el("option", { value: wanted }, formatClock(Number(wanted))));
+    limitNode.value = wanted;
+  }
+});
+$("#limit").addEventListener("change", () => { $("#limit").dataset.touched = "1"; });
 conn.on("log", ({ events }) => {
   const log = $("#log");
   for (const e of events) {
@@ -104,3 +163,4 @@ setInterval(() => {  // waiting times
   const now = conn.serverNow();
   for (const node of document.querySelectorAll("#queue .wait")) node.textContent = formatClock(now - Number(node.dataset.since));
 }, 1000);
+media.start();
