@@ -39,10 +39,11 @@ class ConfClient:
     def last(self, name: str):
         return self.received[name][-1] if self.received[name] else None
 
-    async def wait_for(self, name: str, predicate=lambda data: True, timeout: float = 5.0):
-        """The first event `name` (already received or arriving) whose payload matches."""
+    async def wait_for(self, name: str, predicate=lambda data: True, timeout: float = 5.0, after: int = 0):
+        """The first event `name` (already received, past the first `after`, or arriving)
+        whose payload matches."""
         async def scan():
-            seen = 0
+            seen = after
             while True:
                 items = self.received[name]
                 for data in items[seen:]:
