@@ -72,6 +72,19 @@ def spawn(coro, what: str) -> asyncio.Task:
     return task
 
 
+def route_rtx_by_ssrc(receiver: RTCRtpReceiver, parameters) -> None:
+    """Register a receiver's RTX SSRCs with the transport's RtpRouter.
+
+    aiortc registers only the media SSRCs and routes anything else by payload type if
+    exactly ONE receiver has it; with two or more video m-lines in one BUNDLE (the hall's
+    camera + presentation, a chair's tiles) every RTX packet would be dropped and NACKs
+    never repaired. Call after ``receiver.receive(parameters)``."""
+    table = receiver.transport._rtp_router.ssrc_table  # private (see selfcheck)
+    for encoding in parameters.encodings:
+        if encoding.rtx is not None and encoding.rtx.ssrc:
+            table[encoding.rtx.ssrc] = receiver
+
+
 class ParkedTrack(MediaStreamTrack):
     """A track whose ``recv()`` never returns: the sender's media loop waits forever, so
     no encoder is created and the sender does not poll. ``track_id`` becomes the msid
@@ -157,6 +170,7 @@ class Producer:
                     self.clock_khz = max(1, codec.clockRate // 1000)
                     break
             await original_receive(parameters)
+            route_rtx_by_ssrc(receiver, parameters)
 
         receiver.receive = receive
 
@@ -306,6 +320,8 @@ class Consumer:
         self.rtx_ssrc = self.sender._rtx_ssrc
         self._vp8 = Vp8Rewriter() if codec.name == "VP8" else None
         self.ready = True
+        if self.waiting_keyframe and self.source is not None:
+            self.source.request_keyframe()  # key frames sent before now were not ours
 
     # -- source ------------------------------------------------------------------------
     def set_source(self, producer: Optional[Producer]) -> None:
@@ -321,7 +337,7 @@ class Consumer:
         self.waiting_keyframe = self.kind == "video"
         self._resync = True
         producer.attach(self)
-        if self.waiting_keyframe:
+        if self.waiting_keyframe and self.ready:
             producer.request_keyframe()
 
     # -- hot path ----------------------------------------------------------------------

@@ -52,6 +52,9 @@ async def selfcheck() -> dict:
         for name in _RECEIVER_ATTRS:
             if not hasattr(transceiver.receiver, name):
                 missing.append(f"RTCRtpReceiver instance attribute {name}")
+        router = getattr(transceiver.receiver.transport, "_rtp_router", None)
+        if not isinstance(getattr(router, "ssrc_table", None), dict):
+            missing.append("RTCDtlsTransport._rtp_router.ssrc_table")
         for name in _SENDER_ATTRS:
             if not hasattr(transceiver.sender, name):
                 missing.append(f"RTCRtpSender instance attribute {name}")

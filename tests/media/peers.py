@@ -15,6 +15,7 @@ Everything binds to 127.0.0.1 only (call ``loopback_only()`` or build a Router w
 from __future__ import annotations
 
 import asyncio
+import fractions
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,8 +35,11 @@ from aiortc import (
 from aiortc import rtcrtpreceiver
 from aiortc.mediastreams import MediaStreamError
 
-WIDTH, HEIGHT = 320, 240
-BAR_ROWS = 32
+from server.media.forward import route_rtx_by_ssrc
+
+WIDTH, HEIGHT = 160, 128  # small and 15 fps: many peers share one process and GIL
+BAR_ROWS = 16
+FPS = 15
 
 
 def loopback_only() -> None:
@@ -56,6 +60,14 @@ class SynthVideoTrack(VideoStreamTrack):
                     np.ones((8, 8), dtype=np.uint8))
             for _ in range(4)
         ]
+
+    async def next_timestamp(self):
+        if not hasattr(self, "_t0"):
+            self._t0, self._n = time.monotonic(), 0
+        else:
+            self._n += 1
+            await asyncio.sleep(max(0.0, self._t0 + self._n / FPS - time.monotonic()))
+        return self._n * (90000 // FPS), fractions.Fraction(1, 90000)
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
@@ -85,7 +97,7 @@ def read_marks(frame: av.VideoFrame) -> tuple[int, int]:
         top = row * BAR_ROWS
         value = 0
         for i in range(8):
-            block = y[top + 6 : top + BAR_ROWS - 6, i * bw + 6 : (i + 1) * bw - 6]
+            block = y[top + 4 : top + BAR_ROWS - 4, i * bw + 4 : (i + 1) * bw - 4]
             value = (value << 1) | (1 if block.mean() > 128 else 0)
         values.append(value)
     return values[1], values[0]
@@ -108,6 +120,18 @@ class Received:
 
     def sources(self) -> list[int]:
         return [s for _, s, _ in self.marks]
+
+
+def _route_rtx(receiver) -> None:
+    """aiortc cannot route RTX when several video m-lines share a BUNDLE (see
+    server.media.forward.route_rtx_by_ssrc); browsers can. Apply the same fix."""
+    original = receiver.receive
+
+    async def receive(parameters) -> None:
+        await original(parameters)
+        route_rtx_by_ssrc(receiver, parameters)
+
+    receiver.receive = receive
 
 
 class Client:
@@ -136,6 +160,8 @@ class Client:
             self._tasks.append(asyncio.ensure_future(self._consume(track)))
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        for t in pc.getTransceivers():
+            _route_rtx(t.receiver)
         wanted = {"audio": self.audio, "video": self.video}
         for t in pc.getTransceivers():
             if t._offerDirection == "sendonly":  # relay recvonly = publish m-line

@@ -1,0 +1,88 @@
+"""Fast unit tests: VP8 descriptor rewrite, key-frame detection, ICE server parsing,
+slot layout."""
+
+import pytest
+from aiortc.codecs.vpx import VpxPayloadDescriptor
+
+from server.media import MediaError, layout
+from server.media.codecs import Vp8Rewriter, h264_is_keyframe, vp8_is_keyframe
+from server.media.ice import parse_ice_server
+
+
+def vp8(pid, tl0=None, key=False, start=True, bits=15):
+    frame = bytes([0x00 if key else 0x01, 0xAA, 0xBB])
+    if bits == 7:  # aiortc always writes 15-bit ids; browsers may send 7-bit ones
+        head = bytes([0x90 if start else 0x80, 0x80 | (0x40 if tl0 is not None else 0),
+                      pid & 0x7F]) + (bytes([tl0]) if tl0 is not None else b"")
+        return head + frame
+    d = VpxPayloadDescriptor(partition_start=int(start), partition_id=0, picture_id=pid,
+                             tl0picidx=tl0)
+    return bytes(d) + frame
+
+
+def parse(payload):
+    return VpxPayloadDescriptor.parse(payload)
+
+
+def test_vp8_keyframe_detection():
+    assert vp8_is_keyframe(vp8(5, key=True))
+    assert vp8_is_keyframe(vp8(200, tl0=3, key=True))
+    assert not vp8_is_keyframe(vp8(5, key=False))
+    assert not vp8_is_keyframe(vp8(5, key=True, start=False))
+    assert not vp8_is_keyframe(b"")
+    assert h264_is_keyframe(bytes([0x65, 0x88]))
+    assert h264_is_keyframe(bytes([0x7C, 0x85]))  # FU-A start of IDR
+    assert not h264_is_keyframe(bytes([0x41, 0x00]))
+
+
+def test_vp8_rewrite_is_continuous_across_sources_and_wraps():
+    rw = Vp8Rewriter()
+    out = []
+    for pid in (32765, 32766, 32767, 0, 1):  # 15-bit wrap in source A
+        out.append(parse(rw.rewrite(vp8(pid, tl0=250 + pid % 3)))[0].picture_id)
+    rw.reset()  # switch to source B, 7-bit ids, at a key frame
+    for pid in (126, 127, 0, 1):
+        d, data = parse(rw.rewrite(vp8(pid, tl0=7, key=pid == 126, bits=7)))
+        out.append(d.picture_id)
+    steps = [(b - a) % 32768 for a, b in zip(out, out[1:])]
+    assert steps == [1] * (len(out) - 1)
+    # a reordered (older) packet maps back to its own id without moving the reference
+    older = parse(rw.rewrite(vp8(0, bits=7)))[0].picture_id
+    assert older == out[-2]
+    assert parse(rw.rewrite(vp8(2, bits=7)))[0].picture_id == (out[-1] + 1) % 32768
+    # the payload after the descriptor is untouched
+    assert parse(rw.rewrite(vp8(3, bits=7)))[1] == bytes([0x01, 0xAA, 0xBB])
+
+
+def test_vp8_rewrite_tl0picidx_continues():
+    rw = Vp8Rewriter()
+    a = parse(rw.rewrite(vp8(10, tl0=200)))[0].tl0picidx
+    b = parse(rw.rewrite(vp8(11, tl0=201)))[0].tl0picidx
+    rw.reset()
+    c = parse(rw.rewrite(vp8(900, tl0=17, key=True)))[0].tl0picidx
+    assert (b - a) % 256 == 1 and (c - b) % 256 == 1
+
+
+def test_ice_server_parser():
+    s = parse_ice_server("turn:alice:s%40cret@turn.example:443?transport=tcp")
+    assert s.urls == "turn:turn.example:443?transport=tcp"
+    assert (s.username, s.credential) == ("alice", "s@cret")
+    assert parse_ice_server("stun:10.0.0.1:3478").username is None
+    for bad in ("http://x", "turn:host:3478", "stun:"):
+        with pytest.raises(MediaError) as err:
+            parse_ice_server(bad)
+        assert err.value.code == "bad_request"
+
+
+def test_layout_per_kind():
+    points = ["hall", "vinh", "cualo"]
+    names = lambda kind: [s.name for s in layout(kind, "hall", points)]  # noqa: E731
+    assert names("point") == ["publish.audio", "publish.video", "hall.audio", "hall.video",
+                              "floor.audio", "floor.video", "presentation.video"]
+    assert names("hall") == ["publish.audio", "publish.video", "publish.presentation",
+                             "floor.audio", "floor.video", "tile.vinh.video",
+                             "tile.cualo.video"]
+    assert names("technician") == ["hall.video", "tile.vinh.video", "tile.cualo.video",
+                                   "preview.audio", "preview.video"]
+    tile = layout("chair", "hall", points)[-1]
+    assert (tile.stream_id, tile.track_id) == ("tile-cualo", "tile-cualo-video")
