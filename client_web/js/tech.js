@@ -14,7 +14,6 @@ const conn = connect();
 bindConnection(conn);
 
 const RANK = { down: 0, poor: 1, degraded: 2, unknown: 3, good: 4 };
-const HISTORY_POINTS = 360;          // one value per 10 s over the hour
 const HISTORY_REFRESH_MS = 10000;
 const STALE_HEALTH_S = 7;            // no `health` broadcast for this long: say so
 
@@ -362,6 +361,7 @@ function renderCharts() {
   const box = $("#detail-charts");
   const h = view.history;
   if (!h || h.point !== view.selected) { box.replaceChildren(el("p", { class: "muted" }, t("tech.loading"))); return; }
+  if (h.error) { box.replaceChildren(el("p", { class: "error" }, `${t("tech.history_error")} ${t(`error.${h.error}`)}`)); return; }
   const end = view.health?.server_time ?? conn.serverNow();
   const rows = CHARTS.map(([key, label, fmt]) => {
     const values = h.series?.[key] || [];
@@ -437,7 +437,8 @@ function renderDetail() {
 async function loadHistory() {
   const id = view.selected;
   if (!id) return;
-  const ack = await conn.request("health:history", { point: id, max_points: HISTORY_POINTS });
+  // the server answers monitor.history(point, max_points=360): one value per 10 s
+  const ack = await conn.request("health:history", { point: id });
   if (view.selected !== id) return;
   if (ack.ok) view.history = { point: id, ...(ack.history || ack) };
   else view.history = { point: id, t: [], series: {}, incidents: [], error: ack.error };
