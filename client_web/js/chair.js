@@ -16,9 +16,12 @@ media.bind("hall", { video: $("#video-hall"), audio: $("#audio-hall") });
 media.bind("floor", { video: $("#video-floor"), audio: $("#audio-floor") });
 media.bind("presentation", { video: $("#video-presentation") });
 
-// The newest version this console knows (queue and floor events carry it too).
+// The newest version this console knows: queue and floor events carry it, and the chairs'
+// log carries the sequence number of EVERY event (health, roster, messages bump it too).
+let logSeq = 0;
+conn.on("state", () => { logSeq = 0; });
 const version = () => Math.max(conn.state?.conference?.version ?? 0, conn.state?.queue?.version ?? 0,
-  conn.state?.floor?.version ?? 0) || undefined;
+  conn.state?.floor?.version ?? 0, logSeq) || undefined;
 const limit = () => Number($("#limit").value);
 
 async function act(event, payload, okKey, okParams = {}) {
@@ -152,6 +155,7 @@ conn.on("state", () => {
 });
 $("#limit").addEventListener("change", () => { $("#limit").dataset.touched = "1"; });
 conn.on("log", ({ events }) => {
+  for (const e of events) logSeq = Math.max(logSeq, e.seq || 0);
   const log = $("#log");
   for (const e of events) {
     log.prepend(el("li", {}, el("time", {}, new Date(e.at * 1000).toLocaleTimeString()), " ",

@@ -1,0 +1,51 @@
+"""(b) Media through the relay to real browsers: a hall station, a chair console and two
+point pages. Each point sees and hears the hall; the chair's tiles show the two points."""
+
+import asyncio
+
+import pytest
+
+from tests.browser.conftest import slot_stats, wait_frames, wait_media
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
+
+
+async def test_hall_points_chair(open_page):
+    hall = await open_page("hall")
+    vinh = await open_page("vinh")
+    cua_lo = await open_page("cua-lo")
+    chair = await open_page("chair")
+    for page in (hall, vinh, cua_lo, chair):
+        await wait_media(page)
+
+    # every point page: the hall's picture decodes, and keeps decoding, at a real size
+    for page in (vinh, cua_lo):
+        first = await wait_frames(page, "hall", 10)
+        await page.wait_for_function("() => document.getElementById('video-hall').videoWidth > 0", timeout=10000)
+        await asyncio.sleep(1.0)
+        later = (await slot_stats(page))["hall"]["video"]
+        assert later["framesDecoded"] > first + 10, later
+        assert later["frameWidth"] > 0
+        assert await page.get_attribute("#media-status", "data-state") == "connected"
+
+    # the chair's tiles of the two points decode frames; offline points' tiles do not
+    await wait_frames(chair, "tile-vinh", 10)
+    await wait_frames(chair, "tile-cua-lo", 10)
+    await wait_frames(chair, "hall", 10)
+    stats = await slot_stats(chair)
+    assert (stats.get("tile-thai-hoa", {}).get("video") or {}).get("framesDecoded", 0) == 0
+    assert await chair.evaluate("() => document.querySelector(\"#tiles .tile[data-point='vinh'] video\").videoWidth") > 0
+
+    # the hall station sees the points too
+    await wait_frames(hall, "tile-vinh", 5)
+
+    # a point hears the hall (the fake microphone beeps): inbound audio energy > 0
+    await vinh.wait_for_function(
+        "async () => ((await window.dewan.rtc.stats()).hall?.audio?.totalAudioEnergy || 0) > 0", timeout=10000)
+    audio = (await slot_stats(vinh))["hall"]["audio"]
+    print(f"vinh hears the hall: totalAudioEnergy={audio['totalAudioEnergy']:.3f}, packets={audio['packetsReceived']}")
+    assert await vinh.evaluate("() => !document.getElementById('audio-hall').paused")
+    # and the page reported its link (stats:report) without being refused
+    summary = await vinh.evaluate("() => window.dewan.rtc.lastSummary || window.dewan.rtc.summary()")
+    assert summary["connection_state"] == "connected"
+    assert summary["candidate_pair"]["local_type"] == "host"
