@@ -189,7 +189,7 @@ class Client:
     def rx(self, track_id: str) -> Received:
         return self.received.setdefault(track_id, Received())
 
-    async def wait_frames(self, track_id: str, n: int, timeout: float = 10.0) -> Received:
+    async def wait_frames(self, track_id: str, n: int, timeout: float = 20.0) -> Received:
         deadline = time.monotonic() + timeout
         while len(self.rx(track_id).marks) < n:
             if time.monotonic() > deadline:
