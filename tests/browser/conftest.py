@@ -11,7 +11,7 @@ from tests.support.browser import new_page
 
 
 @pytest.fixture
-def open_page(chromium, server):
+async def open_page(chromium, server):
     """open_page('chair' | 'hall' | point id, query='') -> a Playwright page on its join link."""
     pages = []
 
@@ -30,6 +30,13 @@ def open_page(chromium, server):
         return page
 
     yield make
+    # close the pages before the server stops: a server stopping with live websockets
+    # waits ~10 s (then is killed) before it exits
+    for page in pages:
+        try:
+            await page.context.close()
+        except Exception:
+            pass
 
 
 async def slot_stats(page) -> dict:
