@@ -505,6 +505,12 @@ export class MediaClient extends EventTarget {
     if (!summary) return;
     this.lastSummary = summary;
     const ack = await this.conn.request("stats:report", summary);
+    this.lastReportAck = ack;
+    this.reportsSent = (this.reportsSent || 0) + (ack.ok ? 1 : 0);
+    if (!ack.ok && !this._reportWarned) {
+      this._reportWarned = true;
+      console.warn("dewan rtc: stats:report refused:", ack.error, ack.message);
+    }
     if (!ack.ok && ack.error === "bad_request" && /Unknown event/.test(ack.message || "")) {
       this._statsUnsupported = true;  // this server does not take reports yet
     }

@@ -46,6 +46,8 @@ async def test_hall_points_chair(open_page):
     print(f"vinh hears the hall: totalAudioEnergy={audio['totalAudioEnergy']:.3f}, packets={audio['packetsReceived']}")
     assert await vinh.evaluate("() => !document.getElementById('audio-hall').paused")
     # and the page reported its link (stats:report) without being refused
-    summary = await vinh.evaluate("() => window.dewan.rtc.lastSummary || window.dewan.rtc.summary()")
+    await vinh.wait_for_function("() => (window.dewan.rtc.reportsSent || 0) >= 1", timeout=5000)
+    assert await vinh.evaluate("() => window.dewan.rtc.lastReportAck.ok"), await vinh.evaluate("() => window.dewan.rtc.lastReportAck")
+    summary = await vinh.evaluate("() => window.dewan.rtc.lastSummary")
     assert summary["connection_state"] == "connected"
     assert summary["candidate_pair"]["local_type"] == "host"
