@@ -5,10 +5,12 @@
 //   {points: {<id>: snapshot}, alerts: [alert], server_time}, `message`, `notice`.
 // Requests: `health:history {point, max_points}` -> {ok, history: {point, t, series, incidents}},
 //   `message:send {point, text}`, `preview:set {point|null}`, `rtc:start` / `rtc:answer {sdp}`
-//   (a receive-only connection that carries the preview).
+//   (rtc.js MediaClient of kind "technician": a receive-only connection whose "preview"
+//   slots carry the chosen point).
 import { connect } from "./protocol.js";
 import { t, lang } from "./i18n.js";
 import { $, el, pointName, announce, bindConnection, toast } from "./ui.js";
+import { MediaClient } from "./rtc.js";
 
 const conn = connect();
 bindConnection(conn);
@@ -144,7 +146,7 @@ function sortedPoints() {
 }
 
 function figure(label, value, cls = "") {
-  return [el("dt", {}, label), el("dd", { class: cls || null }, value)];
+  return el("span", { class: `f ${cls}`.trim() }, el("i", {}, label), " ", value);
 }
 
 function badCodes(snap) {
@@ -165,25 +167,28 @@ function tileBody(id, snap) {
   const res = isNum(f.width) && isNum(f.height) ? `${f.width}×${f.height}` : dash;
   const level = isNum(f.audio_level) ? Math.round(Math.min(1, f.audio_level) * 100) : 0;
   const age = liveAge(snap);
-  return [
+  const head = [
     el("div", { class: "tt-head" },
-      el("span", { class: "tt-name" }, pointName(conn.state, id)),
+      el("span", { class: "tt-name", title: pointName(conn.state, id) }, pointName(conn.state, id)),
       el("span", { class: "tt-badge" }, t(`tech.rating.${rating}`))),
     el("div", { class: "tt-reason" }, reasonsText(snap) + (snap?.recovering ? ` (${t("tech.recovering")})` : "")),
-    el("dl", { class: "tt-figs" },
+  ];
+  if (!snap?.online) return head;  // offline: the name and the reason say it all
+  return [...head,
+    el("div", { class: "tt-figs" },
       figure(t("tech.fig.rtt"), ms(f.rtt_ms), mark(codes, "rtt")),
-      figure(t("tech.fig.loss"), `${pct(f.loss_up)} ↑ ${pct(f.loss_down)} ↓`, mark(codes, "loss_up", "loss_down")),
       figure(t("tech.fig.jitter"), ms(f.jitter_ms ?? f.jitter_down_ms), mark(codes, "jitter", "jitter_down")),
-      figure(t("tech.fig.bitrate"), `${kbps(f.bitrate_up_kbps)} ↑ ${kbps(f.bitrate_down_kbps)} ↓`),
-      figure(t("tech.fig.fps"), num0(f.fps), mark(codes, "fps")),
-      figure(t("tech.fig.resolution"), res),
-      figure(t("tech.fig.ice"), `${f.ice_state || dash} / ${f.dtls_state || dash}`,
+      figure(t("tech.fig.loss"), `${pct(f.loss_up)}↑ ${pct(f.loss_down)}↓`, mark(codes, "loss_up", "loss_down")),
+      figure("kbit/s", `${kbps(f.bitrate_up_kbps)}↑ ${kbps(f.bitrate_down_kbps)}↓`),
+      figure("fps", num0(f.fps), mark(codes, "fps")),
+      figure("", res),
+      figure("ICE", `${f.ice_state || dash}/${f.dtls_state || dash}`,
         mark(codes, "ice_failed", "dtls_failed", "connection_failed", "ice_disconnected")),
-      figure(t("tech.fig.candidate"), f.candidate_type ? t(`tech.candidate.${f.candidate_type}`) : dash),
-      figure(t("tech.fig.limit"), f.quality_limitation ? t(`tech.limit.${f.quality_limitation}`) : dash,
-        f.quality_limitation && f.quality_limitation !== "none" ? "warn" : ""),
-      figure(t("tech.fig.age"), age === null ? dash : secs(age), age !== null && age > 6 ? "warn" : ""),
-    ),
+      figure("", f.candidate_type ? t(`tech.candidate.${f.candidate_type}`) : dash),
+      f.quality_limitation && f.quality_limitation !== "none"
+        ? figure(t("tech.fig.limit"), t(`tech.limit.${f.quality_limitation}`), "warn") : null,
+      el("span", { class: `f age ${age !== null && age > 6 ? "warn" : ""}`.trim(), title: t("tech.fig.age") },
+        "⟳ ", age === null ? dash : secs(age))),
     el("div", { class: "tt-meter", title: t("tech.fig.audio"), "aria-label": t("tech.fig.audio") },
       el("span", { style: `width:${level}%` })),
   ];
@@ -239,22 +244,24 @@ function renderAge() {
     : t("tech.updated_at", { time: timeOf(view.health.server_time) });
   for (const tile of document.querySelectorAll("#tech-tiles .tt")) {
     const age2 = liveAge(snapOf(tile.dataset.point));
-    const dd = tile.querySelector(".tt-figs dd:last-of-type");
-    if (dd && age2 !== null) { dd.textContent = secs(age2); dd.className = age2 > 6 ? "warn" : ""; }
+    const node = tile.querySelector(".tt-figs .age");
+    if (node && age2 !== null) { node.textContent = `⟳ ${secs(age2)}`; node.classList.toggle("warn", age2 > 6); }
   }
 }
 
 // ---------------------------------------------------------------------------- alerts
 function alertRow(a) {
   const open = !a.cleared_at;
-  return el("li", { class: `alert ${open ? "open" : "cleared"}`, dataset: { level: a.level, id: a.id, point: a.point },
+  const level = open ? a.level : (a.peak || a.level);
+  const reasons = open ? a.reasons : (a.peak_reasons || a.reasons);
+  return el("li", { class: `alert ${open ? "open" : "cleared"}`, dataset: { level, id: a.id, point: a.point },
     onclick: () => openDetail(a.point) },
-  el("span", { class: "al-badge" }, t(`tech.rating.${a.level}`)),
+  el("span", { class: "al-badge" }, t(`tech.rating.${level}`)),
   el("span", { class: "al-name" }, pointName(conn.state, a.point)),
   el("time", {}, timeOf(a.raised_at)),
   el("span", { class: "al-state" }, open ? t("tech.alert_open")
     : t("tech.alert_cleared", { time: timeOf(a.cleared_at), duration: nf0.format(a.cleared_at - a.raised_at) })),
-  el("div", { class: "al-reasons" }, (a.reasons || []).map(reasonText).join(" · ")));
+  el("div", { class: "al-reasons" }, (reasons || []).map(reasonText).join(" · ")));
 }
 
 function noticeRow(n) {
@@ -281,16 +288,17 @@ function announceNewAlerts(alerts) {
   for (const a of alerts) {
     if (a.cleared_at) { view.seenAlerts.set(a.id, "cleared"); continue; }
     const before = view.seenAlerts.get(a.id);
-    if (before === undefined || (before !== "cleared" && RANK[a.level] < RANK[before])) {
-      view.seenAlerts.set(a.id, a.level);
+    const peak = a.peak || a.level;
+    if (before === undefined || (before !== "cleared" && RANK[peak] < RANK[before])) {
+      view.seenAlerts.set(a.id, peak);
       if (!view.firstPayload) {
-        if (!worst || RANK[a.level] < RANK[worst.level]) worst = a;
+        if (!worst || RANK[peak] < RANK[worst.peak || worst.level]) worst = a;
         flash($(`#tech-tiles .tt[data-point="${CSS.escape(a.point)}"]`));
       }
     }
   }
   if (worst) {
-    beep(worst.level);
+    beep(worst.peak || worst.level);
     flash($("#tech-alerts-panel"));
     toast(`${pointName(conn.state, worst.point)}: ${(worst.reasons || []).map(reasonText).join(" · ")}`, "error");
   }
@@ -317,15 +325,22 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
-// One sparkline: the last hour, x by time (gaps stay gaps), y from 0 to the max.
-export function sparkline(times, values, { width = 300, height = 48, end = null, span = 3600 } = {}) {
+// The time span shown: the history so far, at least 2 minutes, at most the hour kept.
+function chartSpan(times, end) {
+  if (!times.length) return 3600;
+  const last = end ?? times[times.length - 1];
+  return Math.min(3600, Math.max(120, last - times[0]));
+}
+
+// One sparkline: x by time over the span (gaps stay gaps), y from 0 to the max.
+export function sparkline(times, values, { width = 300, height = 48, end = null, span = chartSpan(times, end) } = {}) {
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "spark", preserveAspectRatio: "none",
     role: "img" });
   const finite = values.filter(isNum);
   if (!times.length || !finite.length) return root;
   const last = end ?? times[times.length - 1];
   const first = last - span;
-  const max = Math.max(...finite) || 1;
+  const max = (Math.max(...finite) || 1) * 1.15;  // from 0, with a little headroom
   const x = (tt) => ((tt - first) / span) * width;
   const y = (v) => height - 2 - (v / max) * (height - 4);
   let d = "";
@@ -342,7 +357,7 @@ export function sparkline(times, values, { width = 300, height = 48, end = null,
   return root;
 }
 
-function ratingStrip(times, ratings, { width = 300, height = 10, end = null, span = 3600 } = {}) {
+function ratingStrip(times, ratings, { width = 300, height = 10, end = null, span = chartSpan(times, end) } = {}) {
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "strip", preserveAspectRatio: "none" });
   if (!times.length) return root;
   const last = end ?? times[times.length - 1];
@@ -376,7 +391,8 @@ function renderCharts() {
   rows.push(el("div", { class: "chart", dataset: { series: "rating" } },
     el("div", { class: "chart-label" }, t("tech.chart.rating")), el("div"), el("div"),
     ratingStrip(h.t || [], h.series?.rating || [], { end })));
-  box.replaceChildren(el("div", { class: "chart-axis muted" }, t("tech.chart.last_hour")), ...rows);
+  const minutes = Math.round(chartSpan(h.t || [], end) / 60);
+  box.replaceChildren(el("div", { class: "chart-axis muted" }, t("tech.chart.last_minutes", { minutes })), ...rows);
 }
 
 function renderIncidents() {
@@ -479,43 +495,29 @@ $("#msg-form").addEventListener("submit", async (e) => {
 });
 
 // ---------------------------------------------------------------------------- preview
-const media = { pc: null, starting: null };
+// The technician's receive-only media connection (rtc.js): the relay points its "preview"
+// slot pair at the chosen point with `preview:set`, which needs the connection to exist.
+let media = null;
 
-async function ensureMedia() {
-  if (media.pc && !["failed", "closed"].includes(media.pc.connectionState)) return true;
-  if (media.starting) return media.starting;
-  media.starting = (async () => {
-    media.pc?.close();
-    const pc = new RTCPeerConnection({ iceServers: conn.config.ice_servers || [] });
-    media.pc = pc;
-    const stream = new MediaStream();
-    pc.addEventListener("track", (e) => {
-      stream.addTrack(e.track);
-      const video = $("#preview-video");
-      video.srcObject = stream;
-      video.play().catch(() => {});
-    });
-    const ack = await conn.request("rtc:start", {});
-    if (!ack.ok) { announce(ack); return false; }
-    return true;
-  })();
-  try { return await media.starting; } finally { media.starting = null; }
+function ensureMedia() {
+  if (!media) {
+    media = new MediaClient(conn, "technician", { publish: false, sound: true });
+    media.bind("preview", { video: $("#preview-video"), audio: $("#preview-audio") });
+    media.start();
+    window.dewan.rtc = media;
+  }
+  const ready = () => media.state === "connecting" || media.state === "connected";
+  if (ready()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const check = () => { if (ready()) { media.removeEventListener("state", check); resolve(true); } };
+    media.addEventListener("state", check);
+    setTimeout(() => { media.removeEventListener("state", check); resolve(ready()); }, 15000);
+  });
 }
 
-conn.on("rtc:offer", async ({ sdp }) => {
-  const pc = media.pc;
-  if (!pc || !sdp) return;
-  await pc.setRemoteDescription({ type: "offer", sdp });
-  await pc.setLocalDescription(await pc.createAnswer());
-  if (pc.iceGatheringState !== "complete") {  // the relay takes a complete answer
-    await new Promise((resolve) => {
-      const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
-      pc.addEventListener("icegatheringstatechange", done);
-      setTimeout(resolve, 3000);
-    });
-  }
-  announce(await conn.request("rtc:answer", { sdp: pc.localDescription.sdp }));
-});
+function showPreviewSound() {
+  $("#preview-sound").textContent = media?.soundEnabled ? t("tech.preview_mute") : t("tech.preview_unmute");
+}
 
 $("#btn-preview").addEventListener("click", async () => {
   const id = view.selected;
@@ -527,16 +529,21 @@ $("#btn-preview").addEventListener("click", async () => {
     renderDetail();
     return;
   }
+  if (!(await ensureMedia())) { toast(t("tech.preview_unavailable"), "error"); return; }
   const ack = await conn.request("preview:set", { point: id });
   announce(ack);
   if (!ack.ok) return;
   view.previewPoint = id;
   $("#preview-box").hidden = false;
   $("#preview-caption").textContent = pointName(conn.state, id);
+  media.setSound(true);
+  showPreviewSound();
   renderDetail();
-  await ensureMedia();
 });
-$("#preview-video").addEventListener("click", (e) => { e.target.muted = !e.target.muted; });
+$("#preview-sound").addEventListener("click", () => {
+  if (media) media.setSound(!media.soundEnabled);
+  showPreviewSound();
+});
 
 // ---------------------------------------------------------------------------- events
 function onHealth(payload) {

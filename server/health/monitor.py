@@ -131,6 +131,7 @@ class _Point:
     recovering: bool = False
     rated: bool = False
     ever_online: bool = False
+    fresh: bool = False  # take the next rating as it is (just came online)
     last_media_at: float | None = None  # when the relay last had a packet from the point
     browser_media_seen: bool = False  # the page reported a connected media link
     last_seen: dict[int, float] = field(default_factory=dict)
@@ -225,6 +226,10 @@ class HealthMonitor:
             # a new connection: the old figures describe a dead peer connection
             p.reset_connection()
             p.online_since = now
+            # coming online is an event, not a noisy measurement: no "down" held from before
+            p.last_seen.clear()
+            p.last_reasons.clear()
+            p.fresh = True
         if online:
             p.ever_online = True
         if not online:
@@ -402,9 +407,9 @@ class HealthMonitor:
         for p in list(self._points.values()):
             current, reasons = self._rate(p, now)
             previous: int | None = p.rating if p.rated else None
-            if not p.rated:
-                p.rated = True
-                p.rating, p.reasons, p.rating_since, p.recovering = current, reasons, now, False
+            if not p.rated or p.fresh:
+                p.rated, p.fresh = True, False
+                p.rating, p.reasons, p.recovering = current, reasons, False
             elif current >= p.rating:
                 p.rating, p.reasons, p.recovering = current, reasons, False
             else:
@@ -438,6 +443,7 @@ class HealthMonitor:
             return
         payload = dict(alert)
         payload["reasons"] = [dict(r) for r in alert["reasons"]]
+        payload["peak_reasons"] = [dict(r) for r in alert["peak_reasons"]]
         payload["event"] = event
         try:
             self.on_alert(payload)
@@ -450,20 +456,27 @@ class HealthMonitor:
         if p.rating >= threshold and alert is None and not self._alert_worthy(p):
             return
         if p.rating >= threshold:
+            reasons = [dict(r) for r in p.reasons]
             if alert is None:
                 p.alert = {
                     "id": f"{p.point_id}-{next(self._alert_ids)}",
                     "point": p.point_id,
                     "level": RATINGS[p.rating],
-                    "reasons": [dict(r) for r in p.reasons],
+                    "reasons": reasons,
+                    "peak": RATINGS[p.rating],
+                    "peak_reasons": [dict(r) for r in reasons],
                     "raised_at": now,
                     "cleared_at": None,
                 }
                 self._emit(p.alert, "raised")
-            elif p.rating > RATINGS.index(alert["level"]):
+            else:
+                # level/reasons follow the point while the alert is open; peak keeps the worst
                 alert["level"] = RATINGS[p.rating]
-                alert["reasons"] = [dict(r) for r in p.reasons]
-                self._emit(alert, "escalated")
+                alert["reasons"] = reasons
+                if p.rating > RATINGS.index(alert["peak"]):
+                    alert["peak"] = RATINGS[p.rating]
+                    alert["peak_reasons"] = [dict(r) for r in reasons]
+                    self._emit(alert, "escalated")
         elif alert is not None:
             alert["cleared_at"] = now
             p.alert = None
@@ -620,7 +633,8 @@ class HealthMonitor:
 
 
 def _copy_alert(a: dict[str, Any]) -> dict[str, Any]:
-    return {**a, "reasons": [dict(r) for r in a["reasons"]]}
+    return {**a, "reasons": [dict(r) for r in a["reasons"]],
+            "peak_reasons": [dict(r) for r in a["peak_reasons"]]}
 
 
 def _downsample(rows: list[tuple], n: int) -> list[tuple]:

@@ -111,10 +111,9 @@ def test_rejoin_resets_connection_figures(sim):
     sim.run(5, good_stats(ice_state="failed"))
     sim.mon.set_online("p1", False, sim.t)
     sim.online()
-    sim.run(2, None)
-    assert sim.mon.snapshot()["p1"]["recovering"] is True  # held down for recover_s
-    sim.run(4, None)
-    assert sim.reasons() == ["connecting"]  # the old ICE failure is forgotten
+    sim.run(1, None)
+    # coming online is an event: no "down" held from before, the old ICE failure forgotten
+    assert sim.rating() == "degraded" and sim.reasons() == ["connecting"]
     sim.run(12, good_stats())
     assert sim.rating() == "good"
 
@@ -333,3 +332,28 @@ def test_updates_without_set_online_count_as_online():
         mon.evaluate(float(t))
     assert mon.snapshot()["x"]["online"] is True
     assert mon.snapshot()["x"]["reasons"][0]["code"] == "no_media"
+
+
+def test_first_join_raises_no_alert_and_a_drop_stays_one_alert_until_good(sim):
+    sim.mon.add_point("p1", sim.t)
+    sim.run(5, None)  # offline, never online: down, no alert
+    assert sim.rating() == "down" and sim.events == []
+    sim.online()
+    sim.run(1, None)
+    assert sim.rating() == "degraded" and sim.events == []
+    sim.run(10, good_stats())
+    assert sim.rating() == "good" and sim.events == []
+    # the point drops and comes back: one alert, open while it reconnects, cleared when good
+    sim.mon.set_online("p1", False, sim.t)
+    sim.run(3, None)
+    assert [e["event"] for e in sim.events] == ["raised"]
+    assert sim.events[0]["level"] == "down" and sim.events[0]["reasons"][0]["code"] == "offline"
+    sim.online()
+    sim.run(2, None)
+    alert = sim.mon.alerts()[0]
+    assert alert["cleared_at"] is None and alert["level"] == "degraded"
+    assert alert["peak"] == "down" and alert["peak_reasons"][0]["code"] == "offline"
+    assert alert["reasons"][0]["code"] == "connecting"
+    sim.run(10, good_stats())
+    assert [e["event"] for e in sim.events] == ["raised", "cleared"]
+    assert sim.mon.alerts()[0]["peak"] == "down"

@@ -121,3 +121,21 @@ async def test_precheck_devices_and_verdict(server, chromium):
     verdict = await page.locator("#verdict").get_attribute("data-verdict")
     assert verdict in ("ready", "weak", "blocked")
     assert await page.locator("#verdict-word").inner_text()
+
+
+async def test_preview_shows_a_publishing_point(server, chromium):
+    point = list(server.links["points"])[2]
+    kiosk = await new_page(chromium, server.page_url(point) + "?video=320x180@15")
+    tech = await new_page(chromium, server.page_url("tech"))
+    # the point's own page publishes and reports: its tile gets real relay figures
+    await tech.wait_for_function(
+        f"window.dewan.view.health?.points?.['{point}']?.figures?.packets_up > 0", timeout=30000)
+    await tech.locator(f'#tech-tiles .tt[data-point="{point}"]').click()
+    await tech.click("#btn-preview")
+    await tech.locator("#preview-box").wait_for(state="visible", timeout=15000)
+    await tech.wait_for_function(
+        "document.querySelector('#preview-video').videoWidth > 0", timeout=20000)
+    stats = await tech.evaluate("window.dewan.rtc.stats()")
+    assert stats["preview"]["video"]["framesDecoded"] > 0
+    await kiosk.close()
+    await tech.close()
