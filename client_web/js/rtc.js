@@ -72,7 +72,7 @@ export class MediaClient extends EventTarget {
     conn.on("rtc:offer", (offer) => this._onOffer(offer));
     conn.on("status", ({ status }) => {
       if (status === "replaced" || status === "refused") this.stop(status);
-      else if (status === "connected" && this.state !== "idle" && this.state !== "stopped") {
+      else if (status === "connected" && this.started && this.state !== "stopped") {
         // a socket reconnect: the relay dropped our peer with the old socket
         this._restart("socket", 0);
       } else if (status === "reconnecting" && this.pc) {
@@ -83,12 +83,12 @@ export class MediaClient extends EventTarget {
   }
 
   // ---- public API ------------------------------------------------------------------
-  async start() {
-    if (this.state === "stopped") return;
-    if (this.publish) await this.openDevices();
-    this._setState("starting");
-    if (this.conn.status === "connected") this._sendStart();
-    // otherwise the "connected" status event starts us
+  /** Open camera/mic (publishing kinds) and the media connection; recovers by itself. */
+  start() {
+    if (this.state === "stopped" || this.started) return;
+    this.started = true;
+    this._restart("start", 0);
+    this.attempt = 0;
   }
 
   stop(reason = "stopped") {
@@ -351,9 +351,10 @@ export class MediaClient extends EventTarget {
     const gen = ++this.generation;
     this._timer(async () => {
       if (gen !== this.generation || this.state === "stopped") return;
-      if (this.conn.status !== "connected") return;  // the socket's "connected" restarts us
       if (this.publish) await this.openDevices();
-      if (gen === this.generation) this._sendStart();
+      if (gen !== this.generation) return;
+      if (this.conn.status === "connected") this._sendStart();
+      else this._setState("retrying", { reason: "socket" });  // the socket's "connected" restarts us
     }, wait);
   }
 

