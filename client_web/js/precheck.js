@@ -3,7 +3,8 @@
 // achievable bitrate), and a plain verdict: ready / weak link / blocked.
 //
 // Protocol (namespace /conf; the socket connects with auth {token, mode: "precheck"} so that
-// it does not replace the station's own page):
+// it does not replace the station's own page; only when the page config has
+// `precheck_socket: true`):
 //   precheck:start {}            -> {ok, sdp}  the relay's offer for a loopback connection
 //                                               that echoes back what the page sends
 //   precheck:answer {sdp}        -> {ok}       the page's complete answer (no trickle)
@@ -19,10 +20,19 @@ const CONNECT_TIMEOUT_MS = 8000;
 const LIMITS = { loss: 0.05, rtt_ms: 400, bitrate_kbps: 300, mic_level: 0.02 };
 
 const config = readConfig();
-const conn = connect(config);
-// A precheck socket must not count as the station joining (it would replace the kiosk page).
-if (conn.socket.auth && typeof conn.socket.auth === "object") conn.socket.auth.mode = "precheck";
-bindConnection(conn);
+// The link test needs a socket that does NOT count as the station joining: a second
+// connection with the station's token replaces the kiosk page, which then stays down. The
+// server says it accepts `auth.mode = "precheck"` sockets with `config.precheck_socket`;
+// without it this page checks the devices only.
+let conn = null;
+if (config.precheck_socket) {
+  conn = connect(config);
+  if (conn.socket.auth && typeof conn.socket.auth === "object") conn.socket.auth.mode = "precheck";
+  bindConnection(conn);
+} else {
+  const status = document.getElementById("conn-status");
+  if (status) status.hidden = true;
+}
 
 const result = {
   camera: "checking", microphone: "checking", link: "idle",
@@ -199,6 +209,11 @@ async function linkTest() {
   setCheck("link", "checking", t("precheck.link.running"));
   $("#link-progress").value = 0;
   showLink();
+  if (!conn) {
+    result.link = "unavailable";
+    setCheck("link", "warn", t("precheck.link.unavailable"));
+    return;
+  }
   if (conn.status !== "connected") {
     await new Promise((resolve) => {
       const done = () => { if (conn.status === "connected") resolve(); };
@@ -323,7 +338,7 @@ async function run() {
         rtt_ms: result.rtt_ms, loss_up: result.loss_up, loss_down: result.loss_down,
         bitrate_kbps: result.bitrate_kbps, candidate_type: result.candidate_type, problems: result.problems,
       };
-      await conn.request("precheck:result", report);
+      if (conn) await conn.request("precheck:result", report);
       running = null;
     }
   })();
