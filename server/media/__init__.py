@@ -17,7 +17,8 @@ Public interface (everything else in this package is internal)::
 
 * ``"peer_state"``  ``{"participant", "point", "kind", "state"}``; state is one of
   ``connecting``, ``connected``, ``failed``, ``closed`` (aiortc's connectionState; a
-  ``failed`` peer is closed by the relay, the client then sends ``rtc:start`` again);
+  peer that fails or that aiortc closes by itself is closed by the relay, followed by
+  ``peer_closed`` with reason ``failed``/``closed``; the client sends ``rtc:start`` again);
 * ``"peer_closed"`` ``{"participant", "point", "kind", "reason"}``;
 * ``"producer"``    ``{"point", "track": "audio"|"video"|"presentation",
   "state": "added"|"removed"}``.

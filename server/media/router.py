@@ -72,8 +72,10 @@ class Router:
             return
         self._emit("peer_state", {"participant": peer.participant, "point": peer.point_id,
                                   "kind": peer.kind, "state": state})
-        if state == "failed" and not peer.closed:
-            spawn(self._close_if_current(peer, "failed"), "close failed peer")
+        if state in ("failed", "closed") and not peer.closed:
+            # ICE/DTLS failure, or aiortc closed the connection itself (DTLS closed):
+            # drop the peer; the client recovers with a new rtc:start
+            spawn(self._close_if_current(peer, state), "close dead peer")
 
     async def _close_if_current(self, peer: Peer, reason: str) -> None:
         if self.peers.get(peer.participant) is peer:
