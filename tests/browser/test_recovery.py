@@ -48,3 +48,26 @@ async def test_second_window_replaces_the_first(open_page):
     assert await second.get_attribute("#conn-status", "data-state") == "connected"
     assert await frames(second, "hall") == 0  # no hall publisher in this test; still connected
     assert await second.evaluate("() => window.dewan.rtc.state") == "connected"
+
+
+async def test_point_recovers_after_network_cut(open_page):
+    hall = await open_page("hall")
+    point = await open_page("vinh")
+    for page in (hall, point):
+        await wait_media(page)
+    await wait_frames(point, "hall", 10)
+    await point.evaluate("() => { window.__pc = window.dewan.rtc.pc; }")
+    # a network cut: the link drops (the relay closes the peer with the socket) and stays
+    # down for a while (offline: no new connection succeeds)
+    await point.context.set_offline(True)
+    await point.evaluate("() => window.dewan.conn.socket.io.engine.close()")
+    await point.wait_for_selector("#conn-status[data-state='reconnecting']", timeout=15000)
+    await point.wait_for_selector("#media-status[data-state='retrying']", timeout=15000)
+    await asyncio.sleep(2)
+    await point.context.set_offline(False)
+    back = time.monotonic()
+    await point.wait_for_function(
+        "() => window.dewan.rtc.state === 'connected' && window.dewan.rtc.pc !== window.__pc", timeout=30000)
+    await wait_frames(point, "hall", 10)
+    print(f"\npoint decoding the hall again {time.monotonic() - back:.1f}s after the network came back")
+    await point.wait_for_selector("#big-status[data-state='scheduled']")
