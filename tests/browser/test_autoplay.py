@@ -1,0 +1,31 @@
+"""A kiosk whose browser blocks autoplay with sound shows ONE big "Enable sound" button; one
+press plays the hall's sound (the pictures play muted meanwhile)."""
+
+import pytest
+from playwright.async_api import async_playwright
+
+from tests.browser.conftest import wait_frames, wait_media
+from tests.support import browser as support
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
+
+
+async def test_enable_sound_button(server):
+    args = [a for a in support.ARGS if not a.startswith("--autoplay-policy")]
+    async with async_playwright() as pw:
+        strict = await pw.chromium.launch(executable_path=support.CHROMIUM, headless=True,
+                                          args=[*args, "--autoplay-policy=user-gesture-required"])
+        try:
+            hall = await support.new_page(strict, server.page_url("hall"))
+            point = await support.new_page(strict, server.page_url("vinh"))
+            for page in (hall, point):
+                await wait_media(page)
+            await wait_frames(point, "hall", 10)  # the picture plays without a gesture
+            await point.wait_for_selector("#btn-sound:not([hidden])", timeout=10000)
+            assert await point.evaluate("() => document.getElementById('audio-hall').paused")
+            assert await point.locator("#btn-sound").count() == 1
+            await point.click("#btn-sound")
+            await point.wait_for_selector("#btn-sound", state="hidden")
+            await point.wait_for_function("() => !document.getElementById('audio-hall').paused", timeout=5000)
+        finally:
+            await strict.close()
