@@ -79,7 +79,7 @@ export class MediaClient extends EventTarget {
         this._setState("retrying");
       }
     });
-    this._statsTimer = setInterval(() => this._report(), STATS_INTERVAL_MS);
+    this._statsTimer = setInterval(() => { this._checkAudio(); this._report(); }, STATS_INTERVAL_MS);
   }
 
   // ---- public API ------------------------------------------------------------------
@@ -300,22 +300,35 @@ export class MediaClient extends EventTarget {
       if (!node || !track) continue;
       if (node.srcObject?.getTracks?.()[0] !== track) node.srcObject = new MediaStream([track]);
       if (kind === "audio") node.muted = !this.soundEnabled;
-      const played = node.play();
-      if (played && kind === "audio") {
-        played.then(() => {
-          if (this.audioBlocked && [...this.bindings.values()].every((b) => !b.audio || !b.audio.paused)) {
-            this.audioBlocked = false;
-            this.dispatchEvent(new CustomEvent("audio", { detail: { blocked: false } }));
-          }
-        }).catch((err) => {
-          if (err?.name === "NotAllowedError" && !this.audioBlocked) {
-            this.audioBlocked = true;
-            this.dispatchEvent(new CustomEvent("audio", { detail: { blocked: true } }));
-          }
-        });
-      } else if (played) {
-        played.catch(() => {});
+      this._play(node, kind);
+    }
+  }
+
+  // play() an element; an audio element refused for lack of a user gesture raises the
+  // "audio blocked" event once (the page then shows its one big "Enable sound" button).
+  _play(node, kind) {
+    const played = node.play();
+    if (!played) return;
+    played.then(() => {
+      if (kind === "audio" && this.audioBlocked
+          && [...this.bindings.values()].every((b) => !b.audio || !b.audio.srcObject || !b.audio.paused)) {
+        this.audioBlocked = false;
+        this.dispatchEvent(new CustomEvent("audio", { detail: { blocked: false } }));
       }
+    }).catch((err) => {
+      if (kind === "audio" && err?.name === "NotAllowedError" && !this.audioBlocked) {
+        this.audioBlocked = true;
+        this.dispatchEvent(new CustomEvent("audio", { detail: { blocked: true } }));
+      }
+    });
+  }
+
+  // Every 2 s: a paused sound (a refused autoplay, a play() aborted by a new stream) is
+  // tried again, so the kiosk never stays silent without showing why.
+  _checkAudio() {
+    if (!this.soundEnabled) return;
+    for (const { audio } of this.bindings.values()) {
+      if (audio && audio.srcObject && audio.paused) this._play(audio, "audio");
     }
   }
 

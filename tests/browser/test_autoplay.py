@@ -21,7 +21,13 @@ async def test_enable_sound_button(server):
             for page in (hall, point):
                 await wait_media(page)
             await wait_frames(point, "hall", 10)  # the picture plays without a gesture
-            await point.wait_for_selector("#btn-sound:not([hidden])", timeout=10000)
+            try:
+                await point.wait_for_selector("#btn-sound:not([hidden])", timeout=10000)
+            except Exception:
+                print(await point.evaluate("""() => ({blocked: window.dewan.rtc.audioBlocked,
+                  paused: document.getElementById('audio-hall').paused, src: !!document.getElementById('audio-hall').srcObject,
+                  muted: document.getElementById('audio-hall').muted, ua: navigator.userActivation.hasBeenActive})"""))
+                raise
             assert await point.evaluate("() => document.getElementById('audio-hall').paused")
             assert await point.locator("#btn-sound").count() == 1
             await point.click("#btn-sound")
