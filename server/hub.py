@@ -44,6 +44,7 @@ class Session:
     stats_tokens: float = 0.0
     refilled_at: float = field(default_factory=time.monotonic)
     replaced: bool = False
+    precheck: bool = False  # a pre-join check's own socket: it runs the check, nothing else
 
 
 class Hub:

@@ -20,7 +20,8 @@ MEDIA_KIND = {"chair": "chair", "hall": "hall", "point": "point", "technician": 
               "observer": "observer"}
 
 
-def _translate(exc: MediaError) -> DewanError:
+def media_error(exc: MediaError) -> DewanError:
+    """A relay refusal as the protocol error the client gets."""
     return {"bad_request": BadRequest, "not_found": NotFound}.get(exc.code, Unavailable)(exc.message)
 
 
@@ -40,7 +41,7 @@ class MediaEvents:
         try:
             sdp = await self.router.start_peer(s.sid, MEDIA_KIND[ident.role], ident.point)
         except MediaError as exc:
-            raise _translate(exc) from None
+            raise media_error(exc) from None
         await self.hub.emit("rtc:offer", {"type": "offer", "sdp": sdp}, to=s.sid)
         return {}
 
@@ -49,7 +50,7 @@ class MediaEvents:
         try:
             await self.router.accept_answer(s.sid, p.sdp)
         except MediaError as exc:
-            raise _translate(exc) from None
+            raise media_error(exc) from None
         return {}
 
     async def preview_set(self, s: Session, data: object):

@@ -31,6 +31,9 @@ from .hub import ALL, CHAIRS, HEALTH, NAMESPACE, Hub, Session, point_room
 
 log = logging.getLogger("dewan.socket")
 
+PRECHECK_EVENTS = frozenset({"precheck:start", "precheck:answer", "precheck:result", "precheck:stop",
+                             "clock:sync"})
+
 Handler = Callable[[Session, object], Awaitable[dict | None]]
 
 
@@ -87,6 +90,8 @@ class ConfNamespace(socketio.AsyncNamespace):
             if handler is None:
                 raise BadRequest(f"Unknown event {str(event)[:64]!r}.")
             self._take_token(session, event)
+            if session.precheck and event not in PRECHECK_EVENTS:
+                raise Forbidden("A pre-join check connection only runs the check.")
             if not has(session.identity.role, EVENT_PERMISSIONS[event]):
                 raise Forbidden(f"Your role ({session.identity.role}) may not do {event}.")
             result = await handler(session, data)
@@ -131,6 +136,16 @@ class ConfNamespace(socketio.AsyncNamespace):
             log.info("connection refused", extra={"sid": sid, "why": exc.message})
             raise socketio.exceptions.ConnectionRefusedError(exc.message, {"error": exc.code})
         session = Session(sid, identity, time.time(), tokens=self.burst, stats_tokens=3.0)
+        if isinstance(auth, dict) and auth.get("mode") == "precheck":
+            # The pre-join check beside a running kiosk: it must not replace the station.
+            if identity.role not in STATION_ROLES:
+                raise socketio.exceptions.ConnectionRefusedError(
+                    "Only a station's link can run the pre-join check.", {"error": "forbidden"})
+            session.precheck = True
+            self.hub.sessions[sid] = session
+            log.info("connected", extra={"sid": sid, "role": identity.role, "point": identity.point,
+                                         "mode": "precheck"})
+            return
         self.hub.sessions[sid] = session
         await self.enter_room(sid, ALL)
         if has(identity.role, Perm.MODERATE):
@@ -176,6 +191,8 @@ class ConfNamespace(socketio.AsyncNamespace):
                                         "reason": str(reason), "replaced": session.replaced})
         if self.hub.media is not None:
             await self.hub.media.close_peer(sid, "disconnected")
+        if session.precheck:
+            return
         if ident.point is not None and self.hub.stations.get(ident.point) == sid:
             del self.hub.stations[ident.point]
             await self.hub.execute(lambda c: floor.point_left(c, ident.point, "disconnected",

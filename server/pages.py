@@ -91,7 +91,8 @@ class Pages:
         token = request.match_info["token"]
         point = self.ctx.points.get(ident.point) if ident.point else None
         config = {"token": token, "role": ident.role, "point": ident.point,
-                  "signal_url": self.ctx.owner_url(request), "join_url": f"/j/{token}"}
+                  "signal_url": self.ctx.owner_url(request), "join_url": f"/j/{token}",
+                  "precheck_socket": True, "ice_servers": []}
         return self.render("precheck.html", request, config=config, role=ident.role, point=point)
 
     async def healthz(self, request: web.Request) -> web.Response:

@@ -72,6 +72,7 @@ APPLIERS = {
     "health.alert": _noop,
     "health.cleared": _noop,
     "message.sent": _noop,
+    "station.checked": _noop,
 }
 
 __all__ = ["SCHEDULED", "OPEN", "PAUSED", "CLOSED", "open_conference", "close_conference",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.functional_validators import BeforeValidator
@@ -103,3 +103,23 @@ def parse(model: type[Payload], data: object) -> Payload:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
         raise BadRequest(f"Invalid {where}: {first['msg']}.") from None
+
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+DeviceState = Annotated[str, Field(max_length=24, pattern=r"^[a-z_]+$")]
+
+
+class PrecheckResult(Payload):
+    """The pre-join check's verdict, shown to the technicians."""
+
+    verdict: Literal["ready", "weak", "blocked"]
+    camera: DeviceState | None = None
+    microphone: DeviceState | None = None
+    mic_peak: Fraction | None = None
+    link: DeviceState | None = None
+    rtt_ms: Annotated[float, Field(ge=0, le=600_000)] | None = None
+    loss_up: Fraction | None = None
+    loss_down: Fraction | None = None
+    bitrate_kbps: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    candidate_type: Literal["host", "srflx", "prflx", "relay"] | None = None
+    problems: list[DeviceState] = Field(default_factory=list, max_length=20)

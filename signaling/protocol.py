@@ -27,6 +27,10 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "preview:set": Perm.PREVIEW,
     "stats:report": Perm.VIEW,
     "health:history": Perm.HEALTH,
+    "precheck:start": Perm.PUBLISH,
+    "precheck:answer": Perm.PUBLISH,
+    "precheck:result": Perm.PUBLISH,
+    "precheck:stop": Perm.PUBLISH,
 }
 
 ERROR_CODES = ("bad_request", "unauthorized", "forbidden", "not_found", "conflict",
