@@ -2,8 +2,9 @@
 
 * :class:`Producer` taps one relay-side ``RTCRtpReceiver``: its private jitter buffer is
   replaced by :class:`TapJitterBuffer`, so every media packet (after SRTP, RTX unwrap and the
-  stock NACK/REMB/RR bookkeeping towards the publisher) reaches the relay and no frame ever
-  reaches a decoder.
+  stock NACK/RR bookkeeping towards the publisher) reaches the relay and no frame ever
+  reaches a decoder. The stock REMB estimator is switched off (it was the costliest part
+  of the packet path); the router sends the relay's own REMB once a second instead.
 * :class:`Consumer` owns one negotiated relay-side ``RTCRtpSender`` (one slot of one
   subscriber). The sender is parked on a track that never yields (no encoder, no polling);
   the consumer rewrites SSRC, sequence number, timestamp, payload type, header extensions
@@ -24,7 +25,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Optional
 
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import is_rtx
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import (
@@ -32,16 +33,17 @@ from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
-    HeaderExtensionsMap,
     RtcpPsfbPacket,
     RtcpRrPacket,
     RtcpRtpfbPacket,
     RtcpSrPacket,
     RtpPacket,
+    pack_remb_fci,
     unpack_remb_fci,
 )
 
 from .codecs import Vp8Rewriter, is_keyframe
+from .rtpwire import RtpWriter, ntp_now
 
 if TYPE_CHECKING:
     from .settings import MediaSettings
@@ -158,6 +160,9 @@ class Producer:
 
         self._tap = TapJitterBuffer()
         receiver._RTCRtpReceiver__jitter_buffer = self._tap  # private (see selfcheck)
+        # aiortc's receive-side bandwidth estimator costs more CPU than all the rest of
+        # the relay's packet path; the relay sends its own REMB instead (send_remb)
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = None
         self._original_handle = receiver._handle_rtp_packet
         receiver._handle_rtp_packet = self._on_rtp  # the RtpRouter calls the instance attr
         original_receive = receiver.receive
@@ -198,6 +203,19 @@ class Producer:
         self.plis_sent += 1
         spawn(self.receiver._send_rtcp_pli(self.media_ssrc), "PLI")
         return True
+
+    def send_remb(self, bitrate_bps: int) -> None:
+        """Tell the publisher the bitrate the relay wants (REMB), replacing the stock
+        receiver's estimate."""
+        if self.kind != "video" or self.closed or self.media_ssrc is None:
+            return
+        packet = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP,
+            ssrc=self.receiver._RTCRtpReceiver__rtcp_ssrc or 1,  # private (see selfcheck)
+            media_ssrc=0,
+            fci=pack_remb_fci(bitrate_bps, [self.media_ssrc]),
+        )
+        spawn(self.receiver._send_rtcp(packet), "REMB")
 
     # -- hot path ----------------------------------------------------------------------
     async def _on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
@@ -271,7 +289,7 @@ class Consumer:
         self.rtx_payload_type: Optional[int] = None
         self.clock_rate = 90000
         self.mid: Optional[str] = None
-        self.ext_map = HeaderExtensionsMap()
+        self._writer: Optional[RtpWriter] = None
         self.transport = None
         self.ssrc = sender._ssrc
         self.rtx_ssrc = sender._rtx_ssrc
@@ -314,7 +332,7 @@ class Consumer:
             if is_rtx(c) and c.parameters.get("apt") == self.payload_type:
                 self.rtx_payload_type = c.payloadType
         self.mid = parameters.muxId
-        self.ext_map.configure(parameters)
+        self._writer = RtpWriter(parameters.headerExtensions, parameters.muxId)
         self.transport = self.sender.transport
         self.ssrc = self.sender._ssrc
         self.rtx_ssrc = self.sender._rtx_ssrc
@@ -358,30 +376,21 @@ class Consumer:
                 self._vp8.reset()
         seq = (pkt.sequence_number + self._seq_offset) & 0xFFFF
         ts = (pkt.timestamp + self._ts_offset) & 0xFFFFFFFF
+        now = time.time()
         if (seq - self._out_seq) & 0xFFFF < 0x8000:  # newer (or equal)
             self._out_seq = seq
             self._last_ts = ts
-            self._last_ts_at = time.monotonic()
+            self._last_ts_at = now
         if self._vp8 is not None:
             payload = self._vp8.rewrite(payload)
         self._cache[seq % self._cache_size] = (seq, ts, pkt.marker, payload)
-        ntp = clock.current_ntp_time()
-        out = RtpPacket(
-            payload_type=self.payload_type,
-            marker=pkt.marker,
-            sequence_number=seq,
-            timestamp=ts,
-            ssrc=self.ssrc,
-            payload=payload,
-        )
-        ext = out.extensions
-        ext.mid = self.mid
-        ext.abs_send_time = (ntp >> 14) & 0x00FFFFFF
-        ext.audio_level = pkt.extensions.audio_level
         if self.drop and random.random() < self.drop:
             return
+        ntp = ntp_now()
         try:
-            await self.transport._send_rtp(out.serialize(self.ext_map))
+            await self.transport._send_rtp(self._writer.write(
+                self.payload_type, pkt.marker, seq, ts, self.ssrc, ntp,
+                pkt.extensions.audio_level, payload))
         except ConnectionError:
             return
         self.packets += 1
@@ -399,7 +408,7 @@ class Consumer:
             next_ts = random.getrandbits(32)
         else:
             next_seq = self._out_seq + 1
-            elapsed = time.monotonic() - self._last_ts_at
+            elapsed = time.time() - self._last_ts_at
             next_ts = self._last_ts + max(1, int(elapsed * self.clock_rate))
         self._seq_offset = (next_seq - pkt.sequence_number) & 0xFFFF
         self._ts_offset = (next_ts - pkt.timestamp) & 0xFFFFFFFF
@@ -411,28 +420,15 @@ class Consumer:
             return
         _, ts, marker, payload = entry
         if self.rtx_payload_type is not None:
-            out = RtpPacket(
-                payload_type=self.rtx_payload_type,
-                marker=marker,
-                sequence_number=self._rtx_seq,
-                timestamp=ts,
-                ssrc=self.rtx_ssrc,
-                payload=seq.to_bytes(2, "big") + payload,
-            )
+            data = self._writer.write(self.rtx_payload_type, marker, self._rtx_seq, ts,
+                                      self.rtx_ssrc, ntp_now(), None,
+                                      seq.to_bytes(2, "big") + payload)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
         else:
-            out = RtpPacket(
-                payload_type=self.payload_type,
-                marker=marker,
-                sequence_number=seq,
-                timestamp=ts,
-                ssrc=self.ssrc,
-                payload=payload,
-            )
-        out.extensions.mid = self.mid
-        out.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+            data = self._writer.write(self.payload_type, marker, seq, ts, self.ssrc,
+                                      ntp_now(), None, payload)
         try:
-            await self.transport._send_rtp(out.serialize(self.ext_map))
+            await self.transport._send_rtp(data)
         except ConnectionError:
             return
         self.retransmissions += 1
@@ -460,7 +456,7 @@ class Consumer:
                     if report.ssrc == self.ssrc:
                         self.fraction_lost = report.fraction_lost / 256.0
                         if report.lsr:
-                            now = (clock.current_ntp_time() >> 16) & 0xFFFFFFFF
+                            now = (ntp_now() >> 16) & 0xFFFFFFFF
                             rtt = ((now - report.lsr - report.dlsr) & 0xFFFFFFFF) / 65536
                             if rtt < 60:
                                 self.rtt_s = rtt

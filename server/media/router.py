@@ -274,9 +274,13 @@ class Router:
             self._sampler = spawn(self._run_sampler(), "stats sampler")
 
     async def _run_sampler(self) -> None:
+        """Once a second: sample link counters, send the relay's REMB to publishers."""
+        remb = self.settings.publisher_max_kbps * 1000
         while not self.closed:
             try:
                 self._sample()
+                for producer in self.producers.values():
+                    producer.send_remb(remb)
             except Exception:
                 logger.exception("stats sampling failed")
             await asyncio.sleep(_SAMPLE_INTERVAL_S)

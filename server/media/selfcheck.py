@@ -17,12 +17,16 @@ _CLASS_ATTRS = [
     (RTCRtpReceiver, "_handle_rtp_packet", ("packet", "arrival_time_ms")),
     (RTCRtpReceiver, "_send_rtcp_pli", ("media_ssrc",)),
     (RTCRtpReceiver, "receive", ("parameters",)),
+    (RTCRtpReceiver, "_send_rtcp", ("packet",)),
     (RTCRtpSender, "_handle_rtcp_packet", ("packet",)),
     (RTCRtpSender, "send", ("parameters",)),
     (RTCDtlsTransport, "_send_rtp", ("data",)),
     (RTCDtlsTransport, "_handle_rtp_data", ("data", "arrival_time_ms")),
 ]
-_RECEIVER_ATTRS = ["_RTCRtpReceiver__jitter_buffer"]
+_RECEIVER_ATTRS = [
+    "_RTCRtpReceiver__jitter_buffer", "_RTCRtpReceiver__remote_bitrate_estimator",
+    "_RTCRtpReceiver__rtcp_ssrc", "_RTCRtpReceiver__decoder_thread",
+]
 _SENDER_ATTRS = [
     "_ssrc", "_rtx_ssrc", "_stream_id", "_track_id",
     "_RTCRtpSender__ntp_timestamp", "_RTCRtpSender__rtp_timestamp",

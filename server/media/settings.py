@@ -17,5 +17,7 @@ class MediaSettings:
     pli_min_interval_s: float = 0.5
     #: Per-consumer retransmission cache (packets) answering subscriber NACKs.
     nack_cache_packets: int = 512
+    #: Bitrate the relay asks every video publisher for (REMB, sent once a second).
+    publisher_max_kbps: int = 2500
     #: Largest client SDP accepted (bytes).
     max_sdp_bytes: int = 131072

@@ -86,3 +86,27 @@ def test_layout_per_kind():
                                    "preview.audio", "preview.video"]
     tile = layout("chair", "hall", points)[-1]
     assert (tile.stream_id, tile.track_id) == ("tile-cualo", "tile-cualo-video")
+
+
+def test_rtp_writer_matches_aiortc_serialize():
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
+    from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+
+    from server.media.rtpwire import RtpWriter, URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
+
+    for uris, level in (([URI_MID, URI_ABS_SEND_TIME], None),
+                        ([URI_MID, URI_AUDIO_LEVEL], (True, 42)),
+                        ([], None)):
+        exts = [RTCRtpHeaderExtensionParameters(id=i + 1, uri=u) for i, u in enumerate(uris)]
+        ext_map = HeaderExtensionsMap()
+        ext_map.configure(RTCRtpSendParameters(headerExtensions=exts))
+        writer = RtpWriter(exts, "12")
+        ntp = 0xE1234567_89ABCDEF
+        for marker in (0, 1):
+            ref = RtpPacket(payload_type=97, marker=marker, sequence_number=65535,
+                            timestamp=0xFFFFFFFF, ssrc=0xDEADBEEF, payload=b"\x90abc")
+            ref.extensions.mid = "12"
+            ref.extensions.abs_send_time = (ntp >> 14) & 0xFFFFFF
+            ref.extensions.audio_level = level
+            assert writer.write(97, marker, 65535, 0xFFFFFFFF, 0xDEADBEEF, ntp, level,
+                                b"\x90abc") == ref.serialize(ext_map)

@@ -1,0 +1,310 @@
+"""The hub scenario and the fan-out comparison, measured on the relay process.
+
+    .venv/bin/python -m bench.hub [--seconds 60] [--points 21] [--fanout-seconds 15]
+
+This process is the relay (uvloop, Dewan's Router driven directly, signalling over a pipe);
+the simulated participants run in a separate process (bench/loadgen.py: media encoded once,
+replayed, received media counted without decoding), so the CPU figures are the relay's.
+
+1. Hub: the hall publishes 720p VP8 at 1.5 Mbps + Opus to the 21 points, the chair and the
+   observers' slots; 21 points publish 360p VP8 at 0.5 Mbps + Opus, seen as tiles by the
+   chair (and the hall station); one point holds the floor and reaches everyone.
+2. Fan-out: one 720p 1.5 Mbps publisher to 5 subscribers, through the Router, then through
+   aiortc's stock ``MediaRelay`` (decode once, re-encode per subscriber).
+
+Prints a table and writes bench/results/hub.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+
+from server.media import MediaSettings, Router
+from server.media.forward import Consumer
+from server.media.ice import rtc_configuration
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HOST = "127.0.0.1"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class LoadGenProcess:
+    """bench/loadgen.py in a child process, spoken to in JSON lines."""
+
+    def __init__(self, proc) -> None:
+        self.proc = proc
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, batch_ms: float = 2.0) -> "LoadGenProcess":
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.loadgen", "--host", HOST, "--batch-ms", str(batch_ms),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            cwd=str(Path(__file__).resolve().parent.parent), limit=2**22)
+        self = cls(proc)
+        assert (await self._read())["op"] == "ready"
+        return self
+
+    async def _read(self) -> dict:
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the load generator exited")
+        return json.loads(line)
+
+    async def call(self, **msg) -> dict:
+        async with self.lock:
+            self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+            await self.proc.stdin.drain()
+            return await self._read()
+
+    async def stop(self) -> None:
+        try:
+            self.proc.stdin.write(b'{"op": "stop"}\n')
+            await self.proc.stdin.drain()
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except (asyncio.TimeoutError, ConnectionError):
+            self.proc.kill()
+
+
+class LatencyProbe:
+    """Relay-internal added latency: from the moment the relay's DTLS transport hands a
+    decrypted RTP datagram to aiortc until each forwarded copy has been protected and
+    handed to the socket (so fan-out position counts). Sampled 1 in ``every``."""
+
+    def __init__(self, every: int = 4) -> None:
+        self.every = every
+        self.t_in = 0.0
+        self.n = 0
+        self.samples: list[float] = []
+        self._forward = Consumer.forward
+        self._wrapped: list = []
+
+    def install(self, router: Router) -> None:
+        probe = self
+        original = self._forward
+
+        async def forward(consumer, pkt):
+            await original(consumer, pkt)
+            probe.n += 1
+            if probe.n % probe.every == 0:
+                probe.samples.append(time.perf_counter() - probe.t_in)
+
+        Consumer.forward = forward
+        for peer in router.peers.values():
+            transport = peer.dtls_transport
+            inner = transport._handle_rtp_data
+
+            async def handle(data, arrival_time_ms, inner=inner):
+                probe.t_in = time.perf_counter()
+                await inner(data, arrival_time_ms)
+
+            transport._handle_rtp_data = handle
+            self._wrapped.append((transport, inner))
+
+    def remove(self) -> None:
+        Consumer.forward = self._forward
+        for transport, inner in self._wrapped:
+            transport._handle_rtp_data = inner
+
+    def percentile_ms(self, q: float) -> float | None:
+        if not self.samples:
+            return None
+        ordered = sorted(self.samples)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def join(gen: LoadGenProcess, router: Router, pid: str, kind: str, point,
+               video=None, audio=False) -> None:
+    offer = await router.start_peer(pid, kind, point)
+    reply = await gen.call(op="peer", id=pid, offer=offer, video=video, audio=audio)
+    await router.accept_answer(pid, reply["sdp"])
+
+
+async def wait_connected(router: Router, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while any(p.state != "connected" for p in router.peers.values()):
+        if time.monotonic() > deadline:
+            states = {k: p.state for k, p in router.peers.items() if p.state != "connected"}
+            raise RuntimeError(f"peers not connected: {states}")
+        await asyncio.sleep(0.2)
+
+
+async def measure_window(gen: LoadGenProcess, seconds: float, router: Router | None = None):
+    await gen.call(op="reset")
+    before = router.counters() if router else None
+    cpu0, t0 = time.process_time(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
+    stats = await gen.call(op="stats")
+    after = router.counters() if router else None
+    return cpu / wall, wall, stats, before, after
+
+
+async def hub(gen: LoadGenProcess, seconds: float, points: int) -> dict:
+    point_ids = [f"p{i:02d}" for i in range(points)]
+    router = Router("bench", "hall", ["hall", *point_ids],
+                    MediaSettings(ice_host_addresses=[HOST]))
+    await join(gen, router, "hall", "hall", "hall", video="hall", audio=True)
+    for pid in point_ids:
+        await join(gen, router, pid, "point", pid, video="point", audio=True)
+    await join(gen, router, "chair", "chair", None)
+    router.set_floor(point_ids[0])
+    await wait_connected(router)
+    await asyncio.sleep(3)  # key frames, NACK/REMB settle
+    probe = LatencyProbe()
+    probe.install(router)
+    core, wall, stats, before, after = await measure_window(gen, seconds, router)
+    probe.remove()
+    expected = max(stats["expected"], 1)
+    result = {
+        "relay_cpu_core_fraction": round(core, 4),
+        "forwarded_pps": round((after["packets_forwarded"] - before["packets_forwarded"])
+                               / wall, 1),
+        "received_pps": round((after["packets_received"] - before["packets_received"])
+                              / wall, 1),
+        "forwarded_mbps": round((after["bytes_forwarded"] - before["bytes_forwarded"])
+                                * 8 / wall / 1e6, 2),
+        "added_latency_ms_p50": round(probe.percentile_ms(0.50) or 0, 3),
+        "added_latency_ms_p99": round(probe.percentile_ms(0.99) or 0, 3),
+        "loss_fraction": round(max(0, stats["expected"] - stats["received"]) / expected, 5),
+        "rss_mb": round(rss_mb(), 1),
+        "subscriber_streams": stats["streams"],
+        "peers": len(router.peers),
+        "hub_seconds": round(wall, 1),
+    }
+    ids = list(router.peers)
+    await router.close()
+    await gen.call(op="close", ids=ids)
+    return result
+
+
+async def fanout_router(gen: LoadGenProcess, seconds: float, subscribers: int) -> dict:
+    router = Router("fanout", "hall", ["hall"], MediaSettings(ice_host_addresses=[HOST]))
+    await join(gen, router, "hall", "hall", "hall", video="hall", audio=False)
+    for i in range(subscribers):
+        await join(gen, router, f"s{i}", "observer", None)
+    await wait_connected(router)
+    await asyncio.sleep(2)
+    core, wall, stats, before, after = await measure_window(gen, seconds, router)
+    ids = list(router.peers)
+    await router.close()
+    await gen.call(op="close", ids=ids)
+    return {"cpu": core, "delivered_mbps": stats["bytes"] * 8 / wall / 1e6}
+
+
+async def fanout_media_relay(gen: LoadGenProcess, seconds: float, subscribers: int) -> dict:
+    """aiortc's stock way: decode the publisher once, re-encode per subscriber."""
+    config = rtc_configuration([])
+    pcs: dict[str, RTCPeerConnection] = {}
+
+    async def negotiate(pid: str, pc: RTCPeerConnection, **kw) -> None:
+        pcs[pid] = pc
+        await pc.setLocalDescription(await pc.createOffer())
+        reply = await gen.call(op="peer", id=pid, offer=pc.localDescription.sdp, **kw)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+
+    def vp8_only(transceiver) -> None:
+        caps = RTCRtpSender.getCapabilities("video").codecs
+        transceiver.setCodecPreferences(
+            [c for c in caps if c.mimeType in ("video/VP8", "video/rtx")])
+
+    publisher = RTCPeerConnection(config)
+    got_track: asyncio.Future = asyncio.get_running_loop().create_future()
+    publisher.on("track", lambda track: got_track.done() or got_track.set_result(track))
+    vp8_only(publisher.addTransceiver("video", direction="recvonly"))
+    await negotiate("pub", publisher, video="hall", audio=False)
+    track = await asyncio.wait_for(got_track, 30)
+    relay = MediaRelay()
+    for i in range(subscribers):
+        pc = RTCPeerConnection(config)
+        vp8_only(pc.addTransceiver(relay.subscribe(track), direction="sendonly"))
+        await negotiate(f"m{i}", pc)
+    deadline = time.monotonic() + 60
+    while any(pc.connectionState != "connected" for pc in pcs.values()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("MediaRelay peers did not connect")
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2)
+    core, wall, stats, _, _ = await measure_window(gen, seconds)
+    for pc in pcs.values():
+        await pc.close()
+    await gen.call(op="close", ids=list(pcs))
+    return {"cpu": core, "delivered_mbps": stats["bytes"] * 8 / wall / 1e6}
+
+
+def table(rows: list[tuple[str, object, str]]) -> str:
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{name:<{width}}  {value!s:>10}  {target}" for name, value, target in rows)
+
+
+async def main(args) -> dict:
+    gen = await LoadGenProcess.start()
+    try:
+        result = await hub(gen, args.seconds, args.points)
+        fan = await fanout_router(gen, args.fanout_seconds, 5)
+        base = await fanout_media_relay(gen, args.fanout_seconds, 5)
+    finally:
+        await gen.stop()
+    result.update({
+        "fanout_relay_cpu_core_fraction": round(fan["cpu"], 4),
+        "fanout_baseline_cpu_core_fraction": round(base["cpu"], 4),
+        "fanout_relay_delivered_mbps": round(fan["delivered_mbps"], 2),
+        "fanout_baseline_delivered_mbps": round(base["delivered_mbps"], 2),
+        "fanout_cpu_ratio": round(base["cpu"] / max(fan["cpu"], 1e-6), 1),
+        "points": args.points,
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    })
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "hub.json").write_text(json.dumps(result, indent=2) + "\n")
+    r = result
+    print(table([
+        ("metric", "value", "target"),
+        ("relay CPU (cores)", r["relay_cpu_core_fraction"], "< 0.2"),
+        ("forwarded packets/s", r["forwarded_pps"], ""),
+        ("received packets/s", r["received_pps"], ""),
+        ("forwarded Mbit/s", r["forwarded_mbps"], ""),
+        ("added latency p50 (ms)", r["added_latency_ms_p50"], ""),
+        ("added latency p99 (ms)", r["added_latency_ms_p99"], "< 5"),
+        ("loss fraction", r["loss_fraction"], "0"),
+        ("relay RSS (MB)", r["rss_mb"], "< 150"),
+        ("fan-out x5 Router CPU", r["fanout_relay_cpu_core_fraction"], ""),
+        ("fan-out x5 MediaRelay CPU", r["fanout_baseline_cpu_core_fraction"], ""),
+        ("MediaRelay / Router CPU", r["fanout_cpu_ratio"], ">= 20"),
+    ]))
+    print(f"wrote {RESULTS / 'hub.json'}")
+    return result
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="hub measurement window")
+    parser.add_argument("--points", type=int, default=21)
+    parser.add_argument("--fanout-seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    import uvloop
+
+    uvloop.install()
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    cli()
