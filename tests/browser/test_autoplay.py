@@ -30,7 +30,12 @@ async def test_enable_sound_button(server):
                 raise
             assert await point.evaluate("() => document.getElementById('audio-hall').paused")
             assert await point.locator("#btn-sound").count() == 1
-            await point.click("#btn-sound")
+            try:
+                await point.click("#btn-sound", timeout=3000)
+            except Exception:
+                # Chromium may allow the sound on its own a moment later (a page that
+                # captures camera and microphone earns autoplay); the button then goes
+                assert await point.is_hidden("#btn-sound")
             await point.wait_for_selector("#btn-sound", state="hidden")
             await point.wait_for_function("() => !document.getElementById('audio-hall').paused", timeout=5000)
         finally:
