@@ -146,14 +146,29 @@ async def wait_connected(router: Router, timeout: float = 60) -> None:
         await asyncio.sleep(0.2)
 
 
+def upstream(router: Router) -> tuple[int, int, int]:
+    """(expected, received) media packets publishers -> relay before repair, relay send
+    errors."""
+    prods = [p for peer in router.peers.values() for p in peer.producers.values()]
+    cons = [c for peer in router.peers.values() for c in peer.consumers.values()]
+    return (sum(p.raw_expected for p in prods), sum(p.raw_received for p in prods),
+            sum(c.send_errors for c in cons))
+
+
 async def measure_window(gen: LoadGenProcess, seconds: float, router: Router | None = None):
-    await gen.call(op="reset")
+    start = await gen.call(op="reset")  # noqa: F841
+    g0 = await gen.call(op="stats")
     before = router.counters() if router else None
+    up0 = upstream(router) if router else None
     cpu0, t0 = time.process_time(), time.monotonic()
     await asyncio.sleep(seconds)
     cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
     stats = await gen.call(op="stats")
+    stats["loadgen_cpu_core_fraction"] = (stats["cpu_s"] - g0["cpu_s"]) / wall
     after = router.counters() if router else None
+    if router:
+        up1 = upstream(router)
+        stats["upstream"] = [b - a for a, b in zip(up0, up1)]
     return cpu / wall, wall, stats, before, after
 
 
@@ -184,6 +199,11 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int) -> dict:
         "added_latency_ms_p50": round(probe.percentile_ms(0.50) or 0, 3),
         "added_latency_ms_p99": round(probe.percentile_ms(0.99) or 0, 3),
         "loss_fraction": round(max(0, stats["expected"] - stats["received"]) / expected, 5),
+        "upstream_loss_fraction": round(
+            max(0, stats["upstream"][0] - stats["upstream"][1]) / max(stats["upstream"][0], 1),
+            5),
+        "relay_send_errors": stats["upstream"][2],
+        "loadgen_cpu_core_fraction": round(stats["loadgen_cpu_core_fraction"], 3),
         "rss_mb": round(rss_mb(), 1),
         "subscriber_streams": stats["streams"],
         "peers": len(router.peers),
@@ -283,11 +303,15 @@ async def main(args) -> dict:
         ("forwarded Mbit/s", r["forwarded_mbps"], ""),
         ("added latency p50 (ms)", r["added_latency_ms_p50"], ""),
         ("added latency p99 (ms)", r["added_latency_ms_p99"], "< 5"),
-        ("loss fraction", r["loss_fraction"], "0"),
+        ("loss fraction (at subscribers)", r["loss_fraction"], "0"),
+        ("  of which upstream (pub->relay)", r["upstream_loss_fraction"], ""),
+        ("  relay send errors", r["relay_send_errors"], ""),
+        ("load generator CPU (cores)", r["loadgen_cpu_core_fraction"], ""),
         ("relay RSS (MB)", r["rss_mb"], "< 150"),
         ("fan-out x5 Router CPU", r["fanout_relay_cpu_core_fraction"], ""),
         ("fan-out x5 MediaRelay CPU", r["fanout_baseline_cpu_core_fraction"], ""),
         ("MediaRelay / Router CPU", r["fanout_cpu_ratio"], ">= 20"),
+        ("machine load average (1 min)", r["load_average_1m"], f"{r['cpu_count']} cores"),
     ]))
     print(f"wrote {RESULTS / 'hub.json'}")
     return result

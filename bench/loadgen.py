@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import fractions
 import json
+import os
 import pickle
 import sys
 import tempfile
@@ -38,7 +39,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from server.media.ice import configure_host_addresses
+from server.media.ice import configure_host_addresses, enlarge_socket_buffers
 
 PROFILES = {  # name -> (width, height, kbps)
     "hall": (1280, 720, 1500),
@@ -212,6 +213,7 @@ class LoadGen:
                         t.sender._send_keyframe = lambda track=track: setattr(
                             track, "want_key", True)
         await pc.setLocalDescription(await pc.createAnswer())
+        enlarge_socket_buffers(pc, 4 << 20)
         # after setRemoteDescription the transports are bundled into the first one
         rtx_pts = {c.payloadType for t in pc.getTransceivers() for c in t._codecs
                    if c.mimeType.lower().endswith("/rtx")}
@@ -274,6 +276,9 @@ async def main() -> None:
             send({"op": "answer", "id": msg["id"], "sdp": await gen.peer(msg)})
         elif msg["op"] == "stats":
             send(gen.stats())
+        elif msg["op"] == "detail":
+            send({"op": "detail", "streams": {str(k): [c.expected, c.received]
+                                              for k, c in gen.streams.items()}})
         elif msg["op"] == "reset":
             gen.base = gen.totals()
             send({"op": "reset"})
@@ -290,10 +295,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
+    if os.environ.get("LOADGEN_UVLOOP", "1") == "1":
         import uvloop
 
         uvloop.install()
-    except ImportError:
-        pass
     asyncio.run(main())

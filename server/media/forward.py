@@ -309,6 +309,7 @@ class Consumer:
         self.nacks_received = 0
         self.retransmissions = 0
         self.plis_received = 0
+        self.send_errors = 0
         self.remb_bps: Optional[int] = None
         self.rtt_s: Optional[float] = None
         self.fraction_lost: Optional[float] = None
@@ -392,6 +393,7 @@ class Consumer:
                 self.payload_type, pkt.marker, seq, ts, self.ssrc, ntp,
                 pkt.extensions.audio_level, payload))
         except ConnectionError:
+            self.send_errors += 1
             return
         self.packets += 1
         self.bytes += len(payload)

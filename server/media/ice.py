@@ -8,6 +8,8 @@ ephemeral range (or districts use TURN over TLS on 443).
 
 from __future__ import annotations
 
+import logging
+import socket
 from urllib.parse import unquote
 
 import aioice.ice
@@ -16,6 +18,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 from .errors import MediaError
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
+logger = logging.getLogger(__name__)
 
 
 def configure_host_addresses(addresses: list[str]) -> None:
@@ -54,3 +57,20 @@ def rtc_configuration(ice_servers: list[str]) -> RTCConfiguration:
         iceServers=[parse_ice_server(u) for u in ice_servers],
         bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
     )
+
+
+def enlarge_socket_buffers(pc, size: int) -> None:
+    """Give the UDP sockets of ``pc`` a ``size``-byte receive/send buffer (the kernel caps
+    it at net.core.rmem_max / wmem_max). The default ~200 KB holds ~150 packets: a key
+    frame burst or a few tens of ms of scheduling delay on a busy host overflow it."""
+    for transceiver in pc.getTransceivers()[:1]:  # max-bundle: one ICE transport
+        connection = transceiver.receiver.transport.transport._connection  # private
+        for protocol in getattr(connection, "_protocols", []):
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+            if sock is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+            except OSError as exc:  # pragma: no cover - platform specific
+                logger.debug("socket buffer size not set: %r", exc)

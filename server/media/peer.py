@@ -13,6 +13,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from .errors import MediaError
 from .forward import Consumer, ParkedTrack, Producer
+from .ice import enlarge_socket_buffers
 from .sdp_check import check_answer
 from .settings import MediaSettings
 from .slots import Slot
@@ -75,7 +76,8 @@ class Peer:
             on_state(self, self.state)
 
     async def create_offer(self) -> str:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
+        await self.pc.setLocalDescription(await self.pc.createOffer())  # gathers: sockets exist
+        enlarge_socket_buffers(self.pc, self.settings.socket_buffer_bytes)
         return self.pc.localDescription.sdp
 
     async def accept_answer(self, sdp: str) -> list[Producer]:

@@ -19,5 +19,7 @@ class MediaSettings:
     nack_cache_packets: int = 512
     #: Bitrate the relay asks every video publisher for (REMB, sent once a second).
     publisher_max_kbps: int = 2500
+    #: UDP socket buffers of each peer connection (capped by net.core.rmem_max).
+    socket_buffer_bytes: int = 1 << 20
     #: Largest client SDP accepted (bytes).
     max_sdp_bytes: int = 131072
