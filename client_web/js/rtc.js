@@ -96,6 +96,8 @@ export class MediaClient extends EventTarget {
     this._closePc();
     this._setState("stopped", { reason });
     clearInterval(this._statsTimer);
+    // free the camera and microphone for the window that took over this station
+    for (const track of Object.values(this.local)) track?.stop();
   }
 
   /** Show stream `streamId` ("hall", "floor", "tile-vinh", ...) in these elements. */
