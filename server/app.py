@@ -13,11 +13,13 @@ from aiohttp import web
 
 from signaling.points import PointDirectory, load_points
 from signaling.store import MemoryStore
+from signaling.store_redis import OwnerLease, RedisStore
 
 from . import keys
 from .health.thresholds import HealthThresholds
 from .health_wiring import HealthService
 from .hub import Hub
+from .links import base_url
 from .media import MediaSettings, Router, selfcheck
 from .media_wiring import MediaEvents
 from .namespace import ConfNamespace
@@ -39,10 +41,23 @@ class AppContext:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.signer = keys.load_signer(self.state_dir, settings.security.secret)
         self._generations_mtime = self._generations_stamp()
-        self.store = MemoryStore(self.state_dir)
-        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=[],
+        self.me = base_url(settings)
+        self.lease: OwnerLease | None = None
+        self.owner = self.me  # the process hosting the conference's media (DESIGN §3)
+        if settings.server.redis:
+            # Several processes: state in Redis, broadcasts through Redis; clients are sent to
+            # the process that owns the conference (tokens authenticate, so any origin may connect).
+            self.store = RedisStore(settings.server.redis)
+            self.lease = OwnerLease(self.store, settings.conference.id, self.me)
+            self.owner = ""
+            manager = socketio.AsyncRedisManager(settings.server.redis, channel=f"dewan-{settings.conference.id}")
+            cors: object = "*"
+        else:
+            self.store, manager, cors = MemoryStore(self.state_dir), None, []
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=cors, client_manager=manager,
                                         max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
         self.hub = Hub(settings, self.points, self.store, self.sio)
+        self.hub.is_owner = self.is_owner
         self.namespace = ConfNamespace(self.hub, self.signer, self.refresh_signer)
         self.sio.register_namespace(self.namespace)
         self.router = Router(settings.conference.id, self.points.hall.id, [p.id for p in self.points.districts],
@@ -71,9 +86,34 @@ class AppContext:
     def on_media_event(self, name: str, payload: dict) -> None:
         log.info("media", extra={"media_event": name, **payload})
 
+    def is_owner(self) -> bool:
+        return self.owner == self.me
+
     def owner_url(self, request) -> str:
-        """Where the conference's owning process answers; "" = this origin (one process)."""
-        return ""
+        """Where the conference's owning process answers; "" = this origin."""
+        return "" if self.is_owner() else self.owner
+
+    async def hold_lease(self, every_s: float = 5.0) -> None:
+        """Renew this process's claim on the conference, or take it over when its owner died."""
+        while True:
+            try:
+                owner, taken = await self.lease.claim()
+                if owner != self.owner:
+                    log.info("conference owner", extra={"owner": owner, "me": self.me})
+                self.owner = owner
+                if taken:
+                    await self.start_owning()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("conference lease failed")
+            await asyncio.sleep(every_s)
+
+    async def start_owning(self) -> None:
+        """Nobody's media runs here yet, whatever the log says: mark the stations offline
+        (their grace periods start) and point the relay at the current floor."""
+        await self.hub.mark_all_offline("server_restart")
+        self.hub.apply_media(await self.hub.conference())
 
 
 def create_app(settings: Settings, points: PointDirectory | None = None) -> web.Application:
@@ -91,10 +131,17 @@ def create_app(settings: Settings, points: PointDirectory | None = None) -> web.
 def _background(ctx: AppContext):
     async def run(app: web.Application):
         await selfcheck()
-        await ctx.hub.mark_all_offline("server_restart")
-        ctx.hub.apply_media(await ctx.hub.conference())
         tasks = [asyncio.create_task(ctx.hub.run_timers(), name="floor-timers"),
                  asyncio.create_task(ctx.health.run(), name="health")]
+        if ctx.lease is None:
+            await ctx.start_owning()
+        else:
+            await ctx.store.ping()
+            owner, taken = await ctx.lease.claim()
+            ctx.owner = owner
+            if taken:
+                await ctx.start_owning()
+            tasks.append(asyncio.create_task(ctx.hold_lease(), name="lease"))
         log.info("dewan started", extra={"conference": ctx.hub.conference_id,
                                          "points": len(ctx.points.districts), "state_dir": str(ctx.state_dir)})
         yield
@@ -104,5 +151,7 @@ def _background(ctx: AppContext):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ctx.router.close()
+        if ctx.lease is not None:
+            await ctx.lease.release()
         await ctx.store.close()
     return run

@@ -23,11 +23,7 @@ def _settings(args: argparse.Namespace, **overrides) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    if args.redis:
-        print("dewan: --redis is not available in this version yet; run without it "
-              "(one process, state journaled in --state-dir).", file=sys.stderr)
-        return 2
-    settings = _settings(args, **{"server.host": args.host, "server.port": args.port,
+    settings = _settings(args, **{"server.host": args.host, "server.port": args.port, "server.redis": args.redis,
                                   "server.http": True if args.http else None,
                                   "server.log_json": True if args.log_json else None})
     setup_logging(settings.server.log_level, settings.server.log_json)
@@ -103,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="run the server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--redis", help="Redis URL (several processes; not available yet)")
+    serve.add_argument("--redis", help="Redis URL: state and broadcasts shared by several processes")
     serve.add_argument("--http", action="store_true", help="plain HTTP, loopback only (development, tests)")
     serve.add_argument("--log-json", action="store_true", help="one JSON object per log line")
     serve.set_defaults(func=cmd_serve)

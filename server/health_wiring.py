@@ -72,6 +72,9 @@ class HealthService:
         last_broadcast = 0.0
         while True:
             try:
+                if not self.hub.is_owner():  # another process hosts the media and rates the links
+                    await asyncio.sleep(EVALUATE_EVERY_S)
+                    continue
                 now = time.time()
                 for point, stats in self.router.link_stats().items():
                     if point in self.hub.points:

@@ -62,6 +62,7 @@ class Hub:
         self.media = None  # server.media.Router, attached by the app
         self.monitor = None  # server.health.monitor.HealthMonitor, attached by the app
         self.listeners: list[Callable[[list[Event]], None]] = []
+        self.is_owner: Callable[[], bool] = lambda: True  # hosts the media (several processes)
 
     # --- domain operations --------------------------------------------------------------
     async def conference(self) -> Conference:

@@ -25,6 +25,12 @@ def media_error(exc: MediaError) -> DewanError:
     return {"bad_request": BadRequest, "not_found": NotFound}.get(exc.code, Unavailable)(exc.message)
 
 
+def require_owner(hub: Hub) -> None:
+    if not hub.is_owner():
+        raise Unavailable("This server does not host the conference's media; reload the page to be sent "
+                          "to the one that does.")
+
+
 class MediaEvents:
     def __init__(self, hub: Hub, router: Router) -> None:
         self.hub = hub
@@ -37,6 +43,7 @@ class MediaEvents:
 
     async def rtc_start(self, s: Session, data: object):
         m.parse(m.Empty, data)
+        require_owner(self.hub)
         ident = s.identity
         try:
             sdp = await self.router.start_peer(s.sid, MEDIA_KIND[ident.role], ident.point)

@@ -9,7 +9,7 @@ from signaling.events import Draft
 
 from .hub import HEALTH, Hub, Session
 from .media import MediaError, Router
-from .media_wiring import media_error
+from .media_wiring import media_error, require_owner
 
 
 class PrecheckEvents:
@@ -25,6 +25,7 @@ class PrecheckEvents:
 
     async def start(self, s: Session, data: object):
         m.parse(m.Empty, data)
+        require_owner(self.hub)
         try:
             return {"sdp": await self.router.start_peer(s.sid, "precheck", s.identity.point)}
         except MediaError as exc:

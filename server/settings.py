@@ -38,6 +38,7 @@ class ServerSettings(_Section):
     tls_key: str = ""
     log_level: str = "info"
     log_json: bool = False
+    redis: str = ""  # redis://host:port/db: state and broadcasts shared by several processes
 
 
 class ConferenceSettings(_Section):

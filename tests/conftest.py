@@ -36,3 +36,12 @@ async def chromium():
         browser = await launch(pw)
         yield browser
         await browser.close()
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer(tmp_path)
+    yield server.url
+    server.stop()
