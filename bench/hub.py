@@ -146,17 +146,31 @@ async def wait_connected(router: Router, timeout: float = 60) -> None:
         await asyncio.sleep(0.2)
 
 
-def upstream(router: Router) -> tuple[int, int, int]:
-    """(expected, received) media packets publishers -> relay before repair, relay send
-    errors."""
-    prods = [p for peer in router.peers.values() for p in peer.producers.values()]
-    cons = [c for peer in router.peers.values() for c in peer.consumers.values()]
-    return (sum(p.raw_expected for p in prods), sum(p.raw_received for p in prods),
-            sum(c.send_errors for c in cons))
+def upstream(router: Router) -> dict:
+    """Per live producer/consumer: (expected, received) media packets publisher -> relay
+    before repair, relay send errors."""
+    out = {}
+    for peer in router.peers.values():
+        for p in peer.producers.values():
+            out[id(p)] = (p.raw_expected, p.raw_received, 0)
+        for c in peer.consumers.values():
+            out[id(c)] = (0, 0, c.send_errors)
+    return out
+
+
+def upstream_delta(before: dict, after: dict) -> list[int]:
+    """Summed over the objects alive at both ends of the window."""
+    total = [0, 0, 0]
+    for key, b in after.items():
+        a = before.get(key)
+        if a is not None:
+            for i in range(3):
+                total[i] += b[i] - a[i]
+    return total
 
 
 async def measure_window(gen: LoadGenProcess, seconds: float, router: Router | None = None):
-    start = await gen.call(op="reset")  # noqa: F841
+    await gen.call(op="reset")
     g0 = await gen.call(op="stats")
     before = router.counters() if router else None
     up0 = upstream(router) if router else None
@@ -167,8 +181,8 @@ async def measure_window(gen: LoadGenProcess, seconds: float, router: Router | N
     stats["loadgen_cpu_core_fraction"] = (stats["cpu_s"] - g0["cpu_s"]) / wall
     after = router.counters() if router else None
     if router:
-        up1 = upstream(router)
-        stats["upstream"] = [b - a for a, b in zip(up0, up1)]
+        stats["upstream"] = upstream_delta(up0, upstream(router))
+        stats["peers_lost"] = len(up0) - len(upstream(router))
     return cpu / wall, wall, stats, before, after
 
 
@@ -207,6 +221,7 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int) -> dict:
         "rss_mb": round(rss_mb(), 1),
         "subscriber_streams": stats["streams"],
         "peers": len(router.peers),
+        "peers_closed_during_window": 2 + points - len(router.peers),
         "hub_seconds": round(wall, 1),
     }
     ids = list(router.peers)
@@ -288,6 +303,10 @@ async def main(args) -> dict:
         "fanout_relay_delivered_mbps": round(fan["delivered_mbps"], 2),
         "fanout_baseline_delivered_mbps": round(base["delivered_mbps"], 2),
         "fanout_cpu_ratio": round(base["cpu"] / max(fan["cpu"], 1e-6), 1),
+        # CPU per delivered Mbit/s: fair when a starved MediaRelay delivers fewer frames
+        "fanout_cpu_per_mbps_ratio": round(
+            (base["cpu"] / max(base["delivered_mbps"], 1e-6))
+            / max(fan["cpu"] / max(fan["delivered_mbps"], 1e-6), 1e-9), 1),
         "points": args.points,
         "cpu_count": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
@@ -311,6 +330,10 @@ async def main(args) -> dict:
         ("fan-out x5 Router CPU", r["fanout_relay_cpu_core_fraction"], ""),
         ("fan-out x5 MediaRelay CPU", r["fanout_baseline_cpu_core_fraction"], ""),
         ("MediaRelay / Router CPU", r["fanout_cpu_ratio"], ">= 20"),
+        ("  per delivered Mbit/s", r["fanout_cpu_per_mbps_ratio"], ""),
+        ("  delivered Mbit/s Router | MediaRelay",
+         f"{r['fanout_relay_delivered_mbps']} | {r['fanout_baseline_delivered_mbps']}", ""),
+        ("peers closed during the hub window", r["peers_closed_during_window"], "0"),
         ("machine load average (1 min)", r["load_average_1m"], f"{r['cpu_count']} cores"),
     ]))
     print(f"wrote {RESULTS / 'hub.json'}")
