@@ -2,7 +2,7 @@
 // with live video, mutes; the hall, floor and slides as the districts see them.
 import { connect } from "./protocol.js";
 import { t } from "./i18n.js";
-import { $, el, pointName, formatClock, announce, bindConnection, startCountdown } from "./ui.js";
+import { $, el, pointName, formatClock, announce, toast, bindConnection, startCountdown } from "./ui.js";
 import { MediaClient, showMediaStatus, watchSlots } from "./rtc.js";
 
 const conn = connect();
@@ -24,9 +24,16 @@ const version = () => Math.max(conn.state?.conference?.version ?? 0, conn.state?
   conn.state?.floor?.version ?? 0, logSeq) || undefined;
 const limit = () => Number($("#limit").value);
 
+// Actions that depend on the order the chair sees (grant the next, move) carry the version,
+// so a queue that changed meanwhile is refused rather than acted on blindly. Actions that
+// name their target (grant this point, deny, mute, revoke, ...) are checked by the server
+// as they stand, so an unrelated event (a health alert, a join) never refuses them.
+const ORDERED = new Set(["floor:move"]);
 async function act(event, payload, okKey, okParams = {}) {
-  const ack = await conn.request(event, { ...payload, version: version() });
-  announce(ack, okKey ? t(okKey, okParams) : null);
+  const ordered = ORDERED.has(event) || (event === "floor:grant" && !payload.point);
+  const ack = await conn.request(event, ordered ? { ...payload, version: version() } : payload);
+  if (ack.ok) announce(ack, okKey ? t(okKey, okParams) : null);
+  else toast(`${t("chair.refused")} ${ack.message || t(`error.${ack.error}`)}`, "error");  // the server's one sentence
   if (!ack.ok && ack.error === "conflict") {
     const fresh = await conn.request("state:get", {});
     if (fresh.ok) conn._receive("state", fresh.state);
