@@ -33,7 +33,7 @@ async function act(event, payload, okKey, okParams = {}) {
   const ordered = ORDERED.has(event) || (event === "floor:grant" && !payload.point);
   const ack = await conn.request(event, ordered ? { ...payload, version: version() } : payload);
   if (ack.ok) announce(ack, okKey ? t(okKey, okParams) : null);
-  else toast(`${t("chair.refused")} ${ack.message || t(`error.${ack.error}`)}`, "error");  // the server's one sentence
+  else toast(`${t("action.refused")} ${ack.message || t(`error.${ack.error}`)}`, "error");  // the server's one sentence
   if (!ack.ok && ack.error === "conflict") {
     const fresh = await conn.request("state:get", {});
     if (fresh.ok) conn._receive("state", fresh.state);

@@ -3,7 +3,7 @@
 // It starts camera, microphone and media by itself and recovers by itself.
 import { connect } from "./protocol.js";
 import { t } from "./i18n.js";
-import { $, pointName, announce, bindConnection, startCountdown } from "./ui.js";
+import { $, pointName, toast, bindConnection, startCountdown } from "./ui.js";
 import { MediaClient, showMediaStatus, watchSlots } from "./rtc.js";
 
 const conn = connect();
@@ -70,6 +70,13 @@ function render() {
   $("#queue-position").textContent = speaking ? t("point.you_speak")
     : index >= 0 ? t("point.position", { position: index + 1, total: entries.length })
       : live ? "" : t("point.request_closed");
+}
+
+// an action's result: a confirmation, or the server's one-sentence reason
+function announce(ack, okMessage) {
+  if (ack.ok) toast(okMessage, "ok");
+  else toast(`${t("action.refused")} ${ack.message || t(`error.${ack.error}`)}`, "error");
+  return ack;
 }
 
 conn.on("change", render);
