@@ -42,6 +42,10 @@ async def test_request_grant_countdown_revoke(open_page):
     await wait_frames(listener, "floor", 10)
     await listener.wait_for_function("() => document.getElementById('video-floor').videoWidth > 0", timeout=10000)
     await chair.wait_for_selector("#tiles .tile[data-point='vinh'][data-state='speaking']")
+    # the listener hears the speaker; the speaker gets nothing back on its floor slot (no echo)
+    await listener.wait_for_function(
+        "async () => ((await window.dewan.rtc.stats()).floor?.audio?.totalAudioEnergy || 0) > 0", timeout=10000)
+    assert await frames(speaker, "floor") == 0
     print(f"the listener decodes the speaker {time.monotonic() - granted:.1f}s after the click")
 
     # the countdown runs on both points and agrees within 0.5 s, whatever the local clocks say
