@@ -38,7 +38,7 @@ from aiortc.mediastreams import MediaStreamError
 from server.media.forward import route_rtx_by_ssrc
 
 WIDTH, HEIGHT = 160, 128  # small and 15 fps: many peers share one process and GIL
-BAR_ROWS = 16
+BAR_ROWS = 24
 FPS = 15
 
 
@@ -97,7 +97,7 @@ def read_marks(frame: av.VideoFrame) -> tuple[int, int]:
         top = row * BAR_ROWS
         value = 0
         for i in range(8):
-            block = y[top + 4 : top + BAR_ROWS - 4, i * bw + 4 : (i + 1) * bw - 4]
+            block = y[top + 6 : top + BAR_ROWS - 6, i * bw + 5 : (i + 1) * bw - 5]
             value = (value << 1) | (1 if block.mean() > 128 else 0)
         values.append(value)
     return values[1], values[0]
