@@ -238,7 +238,8 @@ class Producer:
                 if self.muted:
                     continue
                 for consumer in self._targets:
-                    await consumer.forward(pkt)
+                    if consumer.source is self:  # may have been re-pointed meanwhile
+                        await consumer.forward(pkt)
         except Exception:  # never let a forwarding bug kill the transport's read loop
             log_once("producer-forward", "forwarding failed")
 
