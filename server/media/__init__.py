@@ -23,6 +23,26 @@ Public interface (everything else in this package is internal)::
 * ``"producer"``    ``{"point", "track": "audio"|"video"|"presentation",
   "state": "added"|"removed"}``.
 
+Statistics
+----------
+``link_stats()`` -> ``{point_id: {...}}`` for every point (hall included), from the point's
+publishing connection; every value is None when unknown: ``ice_state``, ``dtls_state``,
+``candidate_type`` (remote candidate of the selected pair: host/srflx/prflx/relay),
+``rtt_ms`` (RTCP RR on the relay's sending legs), ``loss_up`` (publisher -> relay before
+repair, over the last ~2 s), ``loss_down`` (worst RR fraction lost of its receive slots),
+``jitter_ms`` (inbound), ``bitrate_up_kbps``, ``bitrate_down_kbps``, ``fps_up`` (~2 s
+windows, sampled once a second), ``media_silence_s``, ``packets_up``, ``packets_down``.
+
+``counters()`` -> totals since start: ``packets_forwarded``, ``bytes_forwarded``,
+``packets_received``, ``bytes_received``, ``plis_sent``, ``plis_received``,
+``nacks_received``, ``retransmissions``, ``keyframes`` (consumer restarts on a key
+frame), and gauges ``peers``, ``producers``, ``consumers_active``.
+
+Test-only fault hook: ``Router.impair(point_id, drop_up=0.05, drop_down=0.05)`` drops that
+fraction of the point's RTP on the relay's datagram path (upstream before aiortc parses
+it, so the relay NACKs; downstream after the NACK cache, so the client's NACKs are
+answered); ``Router.impair_participant(sid, drop_down)`` for non-publishers.
+
 Negotiation
 -----------
 The relay is ALWAYS the offerer. ``start_peer`` returns one offer with every m-line of the
