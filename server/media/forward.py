@@ -25,6 +25,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Optional
 
+from aioice.ice import StunProtocol
 from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import is_rtx
 from aiortc.mediastreams import MediaStreamError
@@ -42,6 +43,8 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
+from aiortc.rtcdtlstransport import State as _DtlsState
+
 from .codecs import Vp8Rewriter, is_keyframe
 from .rtpwire import RtpWriter, ntp_now
 
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from .settings import MediaSettings
 
 logger = logging.getLogger(__name__)
+_DTLS_CONNECTED = _DtlsState.CONNECTED
 
 _error_logged: set[str] = set()
 
@@ -85,6 +89,25 @@ def route_rtx_by_ssrc(receiver: RTCRtpReceiver, parameters) -> None:
     for encoding in parameters.encodings:
         if encoding.rtx is not None and encoding.rtx.ssrc:
             table[encoding.rtx.ssrc] = receiver
+
+
+def send_rtp_now(dtls, data: bytes) -> bool:
+    """Protect and send one RTP packet synchronously when the selected ICE pair is a
+    plain UDP socket (host/srflx/prflx): the same work as ``await dtls._send_rtp(data)``
+    without its four coroutine hops (the relay's single hottest call). Returns False when
+    the caller must use ``_send_rtp`` (TURN-relayed pair); raises ConnectionError when
+    not connected. Skips aiortc's transport tx byte/packet stats (the relay counts its
+    own)."""
+    if dtls._state is not _DTLS_CONNECTED:
+        raise ConnectionError("not connected")
+    pair = dtls.transport._connection._nominated.get(1)  # private (see selfcheck)
+    if pair is None:
+        raise ConnectionError("not connected")
+    protocol = pair.protocol
+    if type(protocol) is not StunProtocol:
+        return False
+    protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+    return True
 
 
 class ParkedTrack(MediaStreamTrack):
@@ -389,10 +412,11 @@ class Consumer:
         if self.drop and random.random() < self.drop:
             return
         ntp = ntp_now()
+        data = self._writer.write(self.payload_type, pkt.marker, seq, ts, self.ssrc, ntp,
+                                  pkt.extensions.audio_level, payload)
         try:
-            await self.transport._send_rtp(self._writer.write(
-                self.payload_type, pkt.marker, seq, ts, self.ssrc, ntp,
-                pkt.extensions.audio_level, payload))
+            if not send_rtp_now(self.transport, data):
+                await self.transport._send_rtp(data)
         except ConnectionError:
             self.send_errors += 1
             return

@@ -50,12 +50,27 @@ async def selfcheck() -> dict:
         names = list(inspect.signature(func).parameters)[1:]
         if tuple(names[: len(params)]) != params:
             missing.append(f"{cls.__name__}.{name}{params} (found {tuple(names)})")
+    from aioice.ice import Connection, StunProtocol
+    from aiortc.rtcdtlstransport import State
+
+    if not hasattr(State, "CONNECTED"):
+        missing.append("aiortc.rtcdtlstransport.State.CONNECTED")
+    if not callable(getattr(StunProtocol, "send_data", None)):
+        missing.append("aioice.ice.StunProtocol.send_data")
+    if "_nominated" not in Connection.__init__.__code__.co_names:
+        missing.append("aioice.ice.Connection._nominated")
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         transceiver = pc.addTransceiver("video", direction="sendrecv")
         for name in _RECEIVER_ATTRS:
             if not hasattr(transceiver.receiver, name):
                 missing.append(f"RTCRtpReceiver instance attribute {name}")
+        dtls = transceiver.receiver.transport
+        for name in ("_state", "_tx_srtp", "transport"):
+            if not hasattr(dtls, name):
+                missing.append(f"RTCDtlsTransport instance attribute {name}")
+        if not hasattr(getattr(dtls, "transport", None), "_connection"):
+            missing.append("RTCIceTransport._connection")
         router = getattr(transceiver.receiver.transport, "_rtp_router", None)
         if not isinstance(getattr(router, "ssrc_table", None), dict):
             missing.append("RTCDtlsTransport._rtp_router.ssrc_table")
