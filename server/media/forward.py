@@ -46,7 +46,7 @@ from aiortc.rtp import (
 from aiortc.rtcdtlstransport import State as _DtlsState
 
 from .codecs import Vp8Rewriter, is_keyframe
-from .rtpwire import RtpWriter, ntp_now
+from .rtpwire import RtpWriter, ntp_from_unix, ntp_now
 
 if TYPE_CHECKING:
     from .settings import MediaSettings
@@ -411,7 +411,7 @@ class Consumer:
         self._cache[seq % self._cache_size] = (seq, ts, pkt.marker, payload)
         if self.drop and random.random() < self.drop:
             return
-        ntp = ntp_now()
+        ntp = ntp_from_unix(now)
         data = self._writer.write(self.payload_type, pkt.marker, seq, ts, self.ssrc, ntp,
                                   pkt.extensions.audio_level, payload)
         try:
