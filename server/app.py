@@ -24,7 +24,6 @@ from .media import MediaSettings, Router, selfcheck
 from .media_wiring import MediaEvents
 from .namespace import ConfNamespace
 from .pages import Pages, check_vendor
-from .precheck_wiring import PrecheckEvents
 from .settings import Settings
 
 log = logging.getLogger("dewan.app")
@@ -66,7 +65,6 @@ class AppContext:
                              on_event=self.on_media_event)
         self.hub.media = self.router
         MediaEvents(self.hub, self.router).register(self.namespace)
-        PrecheckEvents(self.hub, self.router).register(self.namespace)
         self.health = HealthService(self.hub, self.router, HealthThresholds.from_mapping(settings.health))
         self.health.register(self.namespace)
         self.pages = Pages(self)

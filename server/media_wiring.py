@@ -1,34 +1,27 @@
-"""Socket events that drive the media relay: rtc:start, rtc:answer, preview:set.
+"""Socket events that drive the media relay.
 
-The relay is always the offerer: `rtc:start` builds a NEW peer connection (also how a client
-recovers), the relay emits `rtc:offer {sdp}`, the client answers with `rtc:answer {sdp}`."""
+- `rtc:start` -> the relay emits `rtc:offer {sdp}` -> `rtc:answer {sdp}`. The relay is always
+  the offerer, and every `rtc:start` builds a NEW peer connection (also how a client recovers).
+- `preview:set {point}`: a technician sees and hears a point before it gets the floor.
+- `precheck:start` (ack carries the offer) / `precheck:answer` / `precheck:result` /
+  `precheck:stop`: the pre-join check's loopback test (the page's camera and microphone come
+  back to it through the relay, forwarded, never transcoded) and its verdict, which the
+  technicians see at once and the event log keeps.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from signaling import messages as m
 from signaling.errors import BadRequest, DewanError, NotFound, Unavailable
+from signaling.events import Draft
 
-from .hub import Hub, Session
+from .hub import HEALTH, Hub, Session
 from .media import MediaError, Router
-
-log = logging.getLogger("dewan.media")
-
-# The relay's slot layout per role (chair consoles publish nothing).
-MEDIA_KIND = {"chair": "chair", "hall": "hall", "point": "point", "technician": "technician",
-              "observer": "observer"}
 
 
 def media_error(exc: MediaError) -> DewanError:
     """A relay refusal as the protocol error the client gets."""
     return {"bad_request": BadRequest, "not_found": NotFound}.get(exc.code, Unavailable)(exc.message)
-
-
-def require_owner(hub: Hub) -> None:
-    if not hub.is_owner():
-        raise Unavailable("This server does not host the conference's media; reload the page to be sent "
-                          "to the one that does.")
 
 
 class MediaEvents:
@@ -37,22 +30,29 @@ class MediaEvents:
         self.router = router
 
     def register(self, namespace) -> None:
-        namespace.register("rtc:start", self.rtc_start)
-        namespace.register("rtc:answer", self.rtc_answer)
-        namespace.register("preview:set", self.preview_set)
+        for event, handler in (("rtc:start", self.rtc_start), ("rtc:answer", self.answer),
+                               ("preview:set", self.preview_set), ("precheck:start", self.precheck_start),
+                               ("precheck:answer", self.answer), ("precheck:result", self.precheck_result),
+                               ("precheck:stop", self.precheck_stop)):
+            namespace.register(event, handler)
 
-    async def rtc_start(self, s: Session, data: object):
+    async def _offer(self, s: Session, data: object, kind: str) -> str:
         m.parse(m.Empty, data)
-        require_owner(self.hub)
-        ident = s.identity
+        if not self.hub.is_owner():
+            raise Unavailable("This server does not host the conference's media; reload the page to be sent "
+                              "to the one that does.")
         try:
-            sdp = await self.router.start_peer(s.sid, MEDIA_KIND[ident.role], ident.point)
+            return await self.router.start_peer(s.sid, kind, s.identity.point)
         except MediaError as exc:
             raise media_error(exc) from None
+
+    async def rtc_start(self, s: Session, data: object):
+        # the relay's slot layout is named after the role (chair consoles publish nothing)
+        sdp = await self._offer(s, data, s.identity.role)
         await self.hub.emit("rtc:offer", {"type": "offer", "sdp": sdp}, to=s.sid)
         return {}
 
-    async def rtc_answer(self, s: Session, data: object):
+    async def answer(self, s: Session, data: object):
         p = m.parse(m.RtcAnswer, data)
         try:
             await self.router.accept_answer(s.sid, p.sdp)
@@ -66,3 +66,19 @@ class MediaEvents:
             raise NotFound(f"Unknown point {p.point!r}.")
         self.router.set_preview(s.sid, p.point)
         return {"point": p.point}
+
+    async def precheck_start(self, s: Session, data: object):
+        return {"sdp": await self._offer(s, data, "precheck")}
+
+    async def precheck_result(self, s: Session, data: object):
+        result = m.parse(m.PrecheckResult, data).model_dump(exclude={"version"})
+        point = s.identity.point
+        await self.hub.emit("notice", {"type": "precheck", "point": point, "at": self.hub.clock(),
+                                       "result": result}, room=HEALTH)
+        await self.hub.execute(lambda c: [Draft("station.checked", {"point": point, **result},
+                                                s.identity.actor)])
+        return {}
+
+    async def precheck_stop(self, s: Session, data: object):
+        await self.router.close_peer(s.sid, "precheck done")
+        return {}

@@ -71,29 +71,23 @@ class Pages:
         self.ctx.refresh_signer()
         return self.ctx.signer.verify(request.match_info["token"])
 
-    async def join(self, request: web.Request) -> web.Response:
+    def _page(self, request: web.Request, extra, template: str | None = None) -> web.Response:
         try:
             ident = self._identity(request)
         except DewanError as exc:
             return self.render("index.html", request, status=403, error=exc.message)
         token = request.match_info["token"]
-        point = self.ctx.points.get(ident.point) if ident.point else None
         config = {"token": token, "role": ident.role, "point": ident.point, "label": ident.label,
-                  "signal_url": self.ctx.owner_url(request), "check_url": f"/j/{token}/check"}
-        return self.render(ROLE_PAGES[ident.role], request, config=config, role=ident.role,
-                           point=point, label=ident.label)
+                  "signal_url": self.ctx.owner_url(request), **extra(token)}
+        return self.render(template or ROLE_PAGES[ident.role], request, config=config, role=ident.role,
+                           point=self.ctx.points.get(ident.point) if ident.point else None, label=ident.label)
+
+    async def join(self, request: web.Request) -> web.Response:
+        return self._page(request, lambda token: {"check_url": f"/j/{token}/check"})
 
     async def precheck(self, request: web.Request) -> web.Response:
-        try:
-            ident = self._identity(request)
-        except DewanError as exc:
-            return self.render("index.html", request, status=403, error=exc.message)
-        token = request.match_info["token"]
-        point = self.ctx.points.get(ident.point) if ident.point else None
-        config = {"token": token, "role": ident.role, "point": ident.point,
-                  "signal_url": self.ctx.owner_url(request), "join_url": f"/j/{token}",
-                  "precheck_socket": True, "ice_servers": []}
-        return self.render("precheck.html", request, config=config, role=ident.role, point=point)
+        return self._page(request, lambda token: {"join_url": f"/j/{token}", "precheck_socket": True,
+                                                  "ice_servers": []}, "precheck.html")
 
     async def healthz(self, request: web.Request) -> web.Response:
         conf = await self.ctx.hub.conference()

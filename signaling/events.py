@@ -40,3 +40,9 @@ class Event:
             data=dict(raw.get("data") or {}),
             actor=raw.get("actor"),
         )
+
+
+def number(drafts: list[Draft], conference: str, version: int, at: float) -> list[Event]:
+    """Give decided drafts their sequence numbers after `version` and the time of recording."""
+    return [Event(seq=version + i + 1, at=at, conference=conference, type=d.type, data=d.data, actor=d.actor)
+            for i, d in enumerate(drafts)]

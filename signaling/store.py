@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import Conflict
-from .events import Draft, Event
+from .events import Draft, Event, number
 from .replay import apply
 from .state import Conference
 
@@ -97,8 +97,7 @@ class MemoryStore:
             if not drafts:
                 return conf, []
             now = self._clock()
-            events = [Event(seq=conf.version + i + 1, at=now, conference=conference_id,
-                            type=d.type, data=d.data, actor=d.actor) for i, d in enumerate(drafts)]
+            events = number(drafts, conference_id, conf.version, now)
             fh = self._files[conference_id]
             fh.write("".join(e.dumps() + "\n" for e in events))
             fh.flush()

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from .errors import Conflict, Unavailable
-from .events import Event
+from .events import Event, number
 from .replay import apply
 from .state import Conference
 from .store import Decide
@@ -80,8 +80,7 @@ class RedisStore:
                         if not drafts:
                             return conf, []
                         now = self._clock()
-                        events = [Event(seq=conf.version + i + 1, at=now, conference=conference_id,
-                                        type=d.type, data=d.data, actor=d.actor) for i, d in enumerate(drafts)]
+                        events = number(drafts, conference_id, conf.version, now)
                         pipe.multi()
                         for e in events:
                             pipe.xadd(stream, {"e": e.dumps()}, id=f"{e.seq}-0")
