@@ -61,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     web.run_app(app, host=settings.server.host, port=settings.server.port, ssl_context=ssl_context,
-                print=None, access_log=None, handle_signals=True)
+                print=None, access_log=None, handle_signals=True, shutdown_timeout=3.0)
     return 0
 
 

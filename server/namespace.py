@@ -134,7 +134,7 @@ class ConfNamespace(socketio.AsyncNamespace):
                 raise Unauthorized("This link names a point that is not configured.")
         except DewanError as exc:
             log.info("connection refused", extra={"sid": sid, "why": exc.message})
-            raise socketio.exceptions.ConnectionRefusedError(exc.message, {"error": exc.code})
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, {"error": exc.code, "key": exc.key})
         session = Session(sid, identity, time.time(), tokens=self.burst, stats_tokens=3.0)
         if isinstance(auth, dict) and auth.get("mode") == "precheck":
             # The pre-join check beside a running kiosk: it must not replace the station.
@@ -204,7 +204,8 @@ class ConfNamespace(socketio.AsyncNamespace):
     # --- conference ---------------------------------------------------------------------
     async def conference_open(self, s: Session, data: object):
         p = m.parse(m.ConferenceOpen, data)
-        conf, _ = await self.hub.execute(lambda c: conference_ops.open_conference(c, p.title, s.identity.actor),
+        title = p.title or self.hub.settings.conference.title
+        conf, _ = await self.hub.execute(lambda c: conference_ops.open_conference(c, title, s.identity.actor),
                                          p.version)
         return {"conference": conf.conference_json()}
 

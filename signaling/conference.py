@@ -9,25 +9,25 @@ from .state import CLOSED, OPEN, PAUSED, SCHEDULED, Conference, Floor
 
 def open_conference(conf: Conference, title: str | None, actor: str) -> list[Draft]:
     if conf.status in (OPEN, PAUSED):
-        raise Conflict("The conference is already open.")
+        raise Conflict("The conference is already open.", key="already_open")
     return [Draft("conference.opened", {"title": title or conf.title}, actor)]
 
 
 def close_conference(conf: Conference, actor: str) -> list[Draft]:
     if conf.status not in (OPEN, PAUSED):
-        raise Conflict("The conference is not open.")
+        raise Conflict("The conference is not open.", key="not_open")
     return [Draft("conference.closed", {}, actor)]
 
 
 def pause_conference(conf: Conference, actor: str) -> list[Draft]:
     if conf.status != OPEN:
-        raise Conflict("Only an open conference can be paused.")
+        raise Conflict("Only an open conference can be paused.", key="not_open")
     return [Draft("conference.paused", {}, actor)]
 
 
 def resume_conference(conf: Conference, actor: str) -> list[Draft]:
     if conf.status != PAUSED:
-        raise Conflict("The conference is not paused.")
+        raise Conflict("The conference is not paused.", key="not_paused")
     return [Draft("conference.resumed", {}, actor)]
 
 

@@ -4,13 +4,16 @@
 class DewanError(Exception):
     code = "internal"
 
-    def __init__(self, message: str, **details: object) -> None:
+    def __init__(self, message: str, key: str | None = None, **details: object) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = message  # one English sentence, for logs and tools
+        self.key = key  # a stable word pages translate ("refusal.<key>" in the catalogs)
         self.details = details
 
     def to_ack(self) -> dict:
         ack = {"ok": False, "error": self.code, "message": self.message}
+        if self.key:
+            ack["key"] = self.key
         if self.details:
             ack["details"] = self.details
         return ack

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import BadRequest, Conflict, NotFound
+from .errors import BadRequest, Conflict, NotFound, Unavailable
 from .events import Draft
 from .state import AWAY, LEFT, OPEN, PAUSED, WAITING, Conference, Floor, QueueEntry
 
@@ -27,30 +27,32 @@ class FloorPolicy:
 def _require_live(conf: Conference, *, grant: bool = False) -> None:
     allowed = (OPEN,) if grant else (OPEN, PAUSED)
     if conf.status not in allowed:
-        raise Conflict("The conference is not open." if conf.status != PAUSED
-                       else "The conference is paused.")
+        if conf.status == PAUSED:
+            raise Conflict("The conference is paused.", key="paused")
+        raise Conflict("The conference is not open.", key="not_open")
 
 
 def request(conf: Conference, point: str, topic: str | None, now: float) -> list[Draft]:
     _require_live(conf)
     if conf.floor.holder == point:
-        raise Conflict("You already have the floor.")
+        raise Conflict("You already have the floor.", key="already_speaking")
     if conf.entry(point) is not None:
-        raise Conflict("You are already in the queue.", position=conf.position(point))
+        raise Conflict("You are already in the queue.", key="already_queued", position=conf.position(point))
     return [Draft("queue.requested", {"point": point, "topic": topic, "requested_at": now},
                   f"point:{point}")]
 
 
 def cancel(conf: Conference, point: str) -> list[Draft]:
     if conf.entry(point) is None:
-        raise NotFound("You are not in the queue.")
+        raise NotFound("You are not in the queue.", key="not_queued")
     return [Draft("queue.cancelled", {"point": point}, f"point:{point}")]
 
 
 def _limit(policy: FloorPolicy, limit_s: int | None) -> int:
     limit = policy.default_limit_s if limit_s is None else int(limit_s)
     if not 10 <= limit <= policy.max_limit_s:
-        raise BadRequest(f"The time limit must be between 10 and {policy.max_limit_s} seconds.")
+        raise BadRequest(f"The time limit must be between 10 and {policy.max_limit_s} seconds.", key="bad_limit",
+                         max=policy.max_limit_s)
     return limit
 
 
@@ -61,14 +63,14 @@ def grant(conf: Conference, point: str | None, limit_s: int | None, now: float,
     if point is None:
         entry = next((e for e in conf.queue if e.status == WAITING), None)
         if entry is None:
-            raise NotFound("Nobody in the queue is waiting for the floor.")
+            raise NotFound("Nobody in the queue is waiting for the floor.", key="queue_empty")
         point = entry.point
     elif point not in known:
-        raise NotFound(f"Unknown point {point!r}.")
+        raise NotFound(f"Unknown point {point!r}.", key="unknown_point")
     elif conf.floor.holder == point:
-        raise Conflict("That point already has the floor.")
+        raise Conflict("That point already has the floor.", key="already_holder")
     elif point not in conf.online:
-        raise Conflict("That point is not connected.")
+        raise Unavailable("That point is not connected.", key="point_offline")
     return [Draft("floor.granted", {
         "point": point, "limit_s": limit, "granted_at": now, "deadline": now + limit,
         "previous": conf.floor.holder, "from_queue": conf.entry(point) is not None,
@@ -77,14 +79,14 @@ def grant(conf: Conference, point: str | None, limit_s: int | None, now: float,
 
 def deny(conf: Conference, point: str, reason: str | None, actor: str) -> list[Draft]:
     if conf.entry(point) is None:
-        raise NotFound("That point is not in the queue.")
+        raise NotFound("That point is not in the queue.", key="not_in_queue")
     return [Draft("queue.denied", {"point": point, "reason": reason}, actor)]
 
 
 def move(conf: Conference, point: str, position: int, actor: str) -> list[Draft]:
     current = conf.position(point)
     if current is None:
-        raise NotFound("That point is not in the queue.")
+        raise NotFound("That point is not in the queue.", key="not_in_queue")
     target = max(1, min(int(position), len(conf.queue)))
     if target == current:
         return []
@@ -93,15 +95,15 @@ def move(conf: Conference, point: str, position: int, actor: str) -> list[Draft]
 
 def revoke(conf: Conference, actor: str) -> list[Draft]:
     if conf.floor.holder is None:
-        raise Conflict("The hall already has the floor.")
+        raise Conflict("The hall already has the floor.", key="hall_has_floor")
     return [Draft("floor.revoked", {"point": conf.floor.holder}, actor)]
 
 
 def extend(conf: Conference, seconds: int, now: float, policy: FloorPolicy, actor: str) -> list[Draft]:
     if conf.floor.holder is None:
-        raise Conflict("Nobody from the points has the floor.")
+        raise Conflict("Nobody from the points has the floor.", key="nobody_speaking")
     if not 1 <= seconds <= policy.max_limit_s:
-        raise BadRequest(f"Extend by 1 to {policy.max_limit_s} seconds.")
+        raise BadRequest(f"Extend by 1 to {policy.max_limit_s} seconds.", key="bad_extend", max=policy.max_limit_s)
     base = conf.floor.deadline if conf.floor.deadline and conf.floor.deadline > now else now
     return [Draft("floor.extended", {"point": conf.floor.holder, "seconds": seconds,
                                      "deadline": base + seconds}, actor)]
@@ -109,7 +111,7 @@ def extend(conf: Conference, seconds: int, now: float, policy: FloorPolicy, acto
 
 def set_muted(conf: Conference, point: str, muted: bool, actor: str, known: set[str]) -> list[Draft]:
     if point not in known:
-        raise NotFound(f"Unknown point {point!r}.")
+        raise NotFound(f"Unknown point {point!r}.", key="unknown_point")
     if (point in conf.muted) == muted:
         return []
     return [Draft("audio.muted", {"point": point, "muted": muted}, actor)]

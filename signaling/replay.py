@@ -9,6 +9,7 @@ from .events import Event
 from .state import Conference
 
 APPLIERS = {**conference.APPLIERS, **floor.APPLIERS}
+MODERATED = ("conference.", "queue.", "floor.", "audio.")
 
 
 def apply(conf: Conference, event: Event) -> None:
@@ -17,6 +18,8 @@ def apply(conf: Conference, event: Event) -> None:
         raise ValueError(f"unknown event type {event.type!r}")
     handler(conf, event.data, event.at)
     conf.version = event.seq
+    if event.type.startswith(MODERATED):
+        conf.moderation_version = event.seq
 
 
 def replay(conference_id: str, events: Iterable[Event]) -> Conference:

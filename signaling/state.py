@@ -54,6 +54,10 @@ class Conference:
     muted: set[str] = field(default_factory=set)
     online: set[str] = field(default_factory=set)  # stations (hall and points) connected now
     version: int = 0  # sequence number of the last applied event
+    # Sequence number of the last event that changed what the chair moderates (conference,
+    # queue, floor, mutes): what a chair's action "saw". Joins, health alerts and messages do
+    # not bump it, so they never refuse a chair's action as "changed meanwhile".
+    moderation_version: int = 0
 
     def entry(self, point: str) -> QueueEntry | None:
         return next((e for e in self.queue if e.point == point), None)
@@ -67,10 +71,10 @@ class Conference:
 
     def conference_json(self) -> dict:
         return {"id": self.id, "title": self.title, "status": self.status,
-                "opened_at": self.opened_at, "closed_at": self.closed_at, "version": self.version}
+                "opened_at": self.opened_at, "closed_at": self.closed_at, "version": self.moderation_version}
 
     def queue_json(self) -> dict:
-        return {"entries": [e.to_json() for e in self.queue], "version": self.version}
+        return {"entries": [e.to_json() for e in self.queue], "version": self.moderation_version}
 
     def floor_json(self, now: float) -> dict:
-        return {**self.floor.to_json(now), "muted": sorted(self.muted), "version": self.version}
+        return {**self.floor.to_json(now), "muted": sorted(self.muted), "version": self.moderation_version}

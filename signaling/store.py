@@ -29,7 +29,10 @@ class Store(Protocol):
     async def get(self, conference_id: str) -> Conference: ...
 
     async def execute(self, conference_id: str, decide: Decide,
-                      expect_version: int | None = None) -> tuple[Conference, list[Event]]: ...
+                      expect_version: int | None = None) -> tuple[Conference, list[Event]]:
+        """Decide on the current state and record the events atomically. `expect_version` is
+        the moderation version the client acted on; a different one is a Conflict."""
+        ...
 
     async def events(self, conference_id: str, since: int = 0) -> list[Event]: ...
 
@@ -90,9 +93,9 @@ class MemoryStore:
         lock = self._locks.setdefault(conference_id, asyncio.Lock())
         async with lock:
             conf = self._load(conference_id)
-            if expect_version is not None and expect_version != conf.version:
-                raise Conflict("The conference changed meanwhile; your screen now shows the current state.",
-                               version=conf.version)
+            if expect_version is not None and expect_version != conf.moderation_version:
+                raise Conflict("The conference changed meanwhile; your screen now shows the current state.", key="changed",
+                               version=conf.moderation_version)
             drafts = list(decide(conf))
             if not drafts:
                 return conf, []

@@ -73,9 +73,9 @@ class RedisStore:
                         conf = await self._catch_up(conference_id, pipe)
                         if conf.version != stored:
                             continue  # the stream and the key disagree for a moment: retry
-                        if expect_version is not None and expect_version != conf.version:
+                        if expect_version is not None and expect_version != conf.moderation_version:
                             raise Conflict("The conference changed meanwhile; your screen now shows the "
-                                           "current state.", version=conf.version)
+                                           "current state.", key="changed", version=conf.moderation_version)
                         drafts = list(decide(conf))
                         if not drafts:
                             return conf, []

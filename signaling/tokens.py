@@ -72,26 +72,26 @@ class TokenSigner:
 
     def verify(self, token: object, now: float | None = None) -> Identity:
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LEN or token.count(".") != 1:
-            raise Unauthorized("The link is not valid: no readable token.")
+            raise Unauthorized("The link is not valid: no readable token.", key="link_invalid")
         body_b64, signature = token.split(".")
         try:
             payload = _unb64(body_b64)
         except (ValueError, base64.binascii.Error):
-            raise Unauthorized("The link is not valid: the token is damaged.") from None
+            raise Unauthorized("The link is not valid: the token is damaged.", key="link_invalid") from None
         if not hmac.compare_digest(self._sign(payload), signature):
-            raise Unauthorized("The link is not valid: the token's signature does not match.")
+            raise Unauthorized("The link is not valid: the token's signature does not match.", key="link_invalid")
         try:
             body = json.loads(payload)
             identity = Identity(role=body["r"], point=body.get("p"), label=body["l"],
                                 generation=int(body.get("g", 0)), expires_at=body.get("x"))
         except (ValueError, KeyError, TypeError):
-            raise Unauthorized("The link is not valid: the token is damaged.") from None
+            raise Unauthorized("The link is not valid: the token is damaged.", key="link_invalid") from None
         if identity.role not in ROLES:
-            raise Unauthorized("The link is not valid: unknown role.")
+            raise Unauthorized("The link is not valid: unknown role.", key="link_invalid")
         if identity.expires_at is not None and (now or time.time()) > identity.expires_at:
-            raise Unauthorized("This link has expired; ask the technicians for a new one.")
+            raise Unauthorized("This link has expired; ask the technicians for a new one.", key="link_expired")
         if identity.generation < self.generations.get(identity.subject, 0):
-            raise Unauthorized("This link was revoked; ask the technicians for the new one.")
+            raise Unauthorized("This link was revoked; ask the technicians for the new one.", key="link_revoked")
         return identity
 
     def rotate(self, subject: str) -> int:

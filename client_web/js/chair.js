@@ -2,7 +2,7 @@
 // with live video, mutes; the hall, floor and slides as the districts see them.
 import { connect } from "./protocol.js";
 import { t } from "./i18n.js";
-import { $, el, pointName, formatClock, announce, toast, bindConnection, startCountdown } from "./ui.js";
+import { $, el, pointName, formatClock, announce, toast, refusalText, bindConnection, startCountdown } from "./ui.js";
 import { MediaClient, showMediaStatus, watchSlots } from "./rtc.js";
 
 const conn = connect();
@@ -16,12 +16,10 @@ media.bind("hall", { video: $("#video-hall"), audio: $("#audio-hall") });
 media.bind("floor", { video: $("#video-floor"), audio: $("#audio-floor") });
 media.bind("presentation", { video: $("#video-presentation") });
 
-// The newest version this console knows: queue and floor events carry it, and the chairs'
-// log carries the sequence number of EVERY event (health, roster, messages bump it too).
-let logSeq = 0;
-conn.on("state", () => { logSeq = 0; });
+// The moderation version this console saw: conference, queue and floor events carry it (joins,
+// health alerts and messages do not change it, so they never make an action "stale").
 const version = () => Math.max(conn.state?.conference?.version ?? 0, conn.state?.queue?.version ?? 0,
-  conn.state?.floor?.version ?? 0, logSeq) || undefined;
+  conn.state?.floor?.version ?? 0);
 const limit = () => Number($("#limit").value);
 
 // Actions that depend on the order the chair sees (grant the next, move) carry the version,
@@ -33,7 +31,7 @@ async function act(event, payload, okKey, okParams = {}) {
   const ordered = ORDERED.has(event) || (event === "floor:grant" && !payload.point);
   const ack = await conn.request(event, ordered ? { ...payload, version: version() } : payload);
   if (ack.ok) announce(ack, okKey ? t(okKey, okParams) : null);
-  else toast(`${t("action.refused")} ${ack.message || t(`error.${ack.error}`)}`, "error");  // the server's one sentence
+  else toast(`${t("action.refused")} ${refusalText(ack)}`, "error");  // the server's one sentence
   if (!ack.ok && ack.error === "conflict") {
     const fresh = await conn.request("state:get", {});
     if (fresh.ok) conn._receive("state", fresh.state);
@@ -162,7 +160,6 @@ conn.on("state", () => {
 });
 $("#limit").addEventListener("change", () => { $("#limit").dataset.touched = "1"; });
 conn.on("log", ({ events }) => {
-  for (const e of events) logSeq = Math.max(logSeq, e.seq || 0);
   const log = $("#log");
   for (const e of events) {
     log.prepend(el("li", {}, el("time", {}, new Date(e.at * 1000).toLocaleTimeString()), " ",

@@ -3,7 +3,7 @@
 // It starts camera, microphone and media by itself and recovers by itself.
 import { connect } from "./protocol.js";
 import { t } from "./i18n.js";
-import { $, pointName, toast, bindConnection, startCountdown } from "./ui.js";
+import { $, pointName, toast, refusalText, bindConnection, startCountdown } from "./ui.js";
 import { MediaClient, showMediaStatus, watchSlots } from "./rtc.js";
 
 const conn = connect();
@@ -75,7 +75,7 @@ function render() {
 // an action's result: a confirmation, or the server's one-sentence reason
 function announce(ack, okMessage) {
   if (ack.ok) toast(okMessage, "ok");
-  else toast(`${t("action.refused")} ${ack.message || t(`error.${ack.error}`)}`, "error");
+  else toast(`${t("action.refused")} ${refusalText(ack)}`, "error");
   return ack;
 }
 

@@ -33,7 +33,7 @@ export class Connection extends EventTarget {
       if (data && (data.error === "unauthorized" || data.error === "forbidden")) {
         this.stopped = true;
         this.socket.disconnect();
-        this._status("refused", { message: err.message });
+        this._status("refused", { message: err.message, key: data.key });
       } else {
         this._status("reconnecting", { reason: err?.message });
       }

@@ -40,22 +40,31 @@ export function toast(message, kind = "info") {
   setTimeout(() => node.remove(), kind === "error" ? 8000 : 4000);
 }
 
-// Shows an action's result: a confirmation, or the server's one-sentence refusal.
+// A refusal in one sentence in the page's language: the server's stable key when the
+// catalog knows it, else the server's own sentence, else the error code's words.
+export function refusalText(ack) {
+  const key = ack?.key && `refusal.${ack.key}`;
+  if (key && t(key) !== key) return t(key, ack.details || {});
+  return ack?.message || t(`error.${ack?.error}`);
+}
+
+// Shows an action's result: a confirmation, or the refusal.
 export function announce(ack, okMessage) {
   if (ack.ok) { if (okMessage) toast(okMessage, "ok"); }
-  else toast(t(`error.${ack.error}`, {}) + (ack.message ? ` ${ack.message}` : ""), "error");
+  else toast(`${t("action.refused")} ${refusalText(ack)}`, "error");
   return ack;
 }
 
 export function bindConnection(conn) {
   const status = document.getElementById("conn-status");
   const banner = document.getElementById("banner");
-  conn.on("status", ({ status: s, message }) => {
+  conn.on("status", ({ status: s, message, key }) => {
     status.dataset.state = s;
     status.textContent = t(`conn.${s}`);
     if (s === "replaced" || s === "refused") {
       banner.hidden = false;
-      banner.textContent = `${t(`conn.${s}.long`)} ${message || ""}`;
+      const reason = s === "refused" ? refusalText({ key, message }) : "";
+      banner.textContent = `${t(`conn.${s}.long`)} ${reason}`;
     }
   });
   conn.on("change", () => {

@@ -71,7 +71,8 @@ async def test_a_point_cannot_act_as_chair_and_bad_input_gets_clear_errors(conne
     assert (await point.request("floor:request", {"topic": "x" * 141}))["error"] == "bad_request"
     # the server is still fine and nothing changed
     state = (await chair.request("state:get"))["state"]
-    assert state["conference"]["version"] == 1  # only vinh's join was recorded
+    assert state["conference"]["status"] == "scheduled" and state["queue"]["entries"] == []
+    assert state["conference"]["version"] == 0  # only vinh's join was recorded: nothing moderated
     assert "Traceback" not in server.log_text()
 
 

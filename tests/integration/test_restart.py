@@ -5,7 +5,8 @@ from tests.support.clients import ConfClient
 
 async def test_kill_9_and_restart_keeps_conference_queue_and_floor(server, connect):
     chair = await connect("chair")
-    vinh, cua_lo = await connect("vinh"), await connect("cua-lo")
+    await connect("vinh")  # online, so it can be given the floor
+    cua_lo = await connect("cua-lo")
     assert (await chair.request("conference:open", {"title": "Kỳ họp"}))["ok"]
     assert (await cua_lo.request("floor:request", {"topic": "Đường"}))["ok"]
     grant = await chair.request("floor:grant", {"point": "vinh", "limit_s": 600})

@@ -1,7 +1,7 @@
 import pytest
 
 from signaling import floor
-from signaling.errors import BadRequest, Conflict, NotFound
+from signaling.errors import BadRequest, Conflict, NotFound, Unavailable
 from signaling.events import Event
 from signaling.replay import apply
 from signaling.state import AWAY, LEFT, WAITING, Conference
@@ -52,7 +52,7 @@ def test_grant_refuses_unknown_offline_and_out_of_range():
     policy = floor.FloorPolicy()
     with pytest.raises(NotFound):
         floor.grant(conf, "nowhere", None, 1.0, policy, "chair:x", KNOWN)
-    with pytest.raises(Conflict):
+    with pytest.raises(Unavailable, match="not connected"):
         floor.grant(conf, "cua-lo", None, 1.0, policy, "chair:x", KNOWN)
     with pytest.raises(BadRequest):
         floor.grant(conf, "vinh", 5, 1.0, policy, "chair:x", KNOWN)

@@ -41,9 +41,11 @@ async def test_a_stale_version_is_a_conflict_not_a_double_grant(tmp_path):
     for p in ("vinh", "cua-lo"):
         await store.execute("c", lambda c, p=p: floor.point_joined(c, p, 1.0))
         await store.execute("c", lambda c, p=p: floor.request(c, p, None, 2.0))
-    seen = (await store.get("c")).version
+    seen = (await store.get("c")).moderation_version
+    # a join (or a health alert, a message) after the chair looked does not make it stale
+    await store.execute("c", lambda c: floor.point_joined(c, "thai-hoa", 2.5))
     policy = floor.FloorPolicy()
-    grant = lambda c: floor.grant(c, None, None, 3.0, policy, "chair:a", {"vinh", "cua-lo"})  # noqa: E731
+    grant = lambda c: floor.grant(c, None, None, 3.0, policy, "chair:a", {"vinh", "cua-lo", "thai-hoa"})  # noqa: E731
     await store.execute("c", grant, expect_version=seen)
     with pytest.raises(Conflict, match="changed meanwhile"):
         await store.execute("c", grant, expect_version=seen)

@@ -36,7 +36,7 @@ async def test_state_is_shared_and_rebuilt_from_the_stream(redis_url):
 async def test_two_processes_granting_at_once_never_double_grant(redis_url):
     one, two = RedisStore(redis_url), RedisStore(redis_url)
     await setup(one)
-    seen = (await two.get("c")).version
+    seen = (await two.get("c")).moderation_version
     policy = floor.FloorPolicy()
 
     def grant(c):
