@@ -80,6 +80,9 @@ chair          hall.audio, hall.video, floor.audio, floor.video, presentation.vi
                <tiles>
 technician     hall.video, <tiles>, preview.audio, preview.video
 observer       hall.audio, hall.video, floor.audio, floor.video, presentation.video
+precheck       publish audio, publish video, echo.audio, echo.video (the pre-join check:
+               the page's own camera and microphone come back, forwarded; nobody else
+               receives them)
 =============  =====================================================================
 
 ``server.media.slots.layout(kind, hall_id, point_ids)`` returns this list as data.
@@ -92,8 +95,10 @@ Forwarding rules (enforced here whatever a browser does)
 * Floor slots carry nothing to the floor holder itself (no echo) and nothing while the
   hall holds the floor (``set_floor(None)`` or ``set_floor(hall_id)``).
 * ``set_floor`` re-points every floor slot at the new holder without renegotiation: same
-  SSRC, continuous sequence numbers, timestamps and VP8 picture IDs; the slot restarts on
-  a key frame (one PLI, throttled to one per producer per ``pli_min_interval_s``).
+  SSRC, continuous sequence numbers, timestamps and VP8 picture IDs. A video slot keeps
+  forwarding the previous speaker until the new one's key frame arrives (one PLI,
+  throttled to one per producer per ``pli_min_interval_s``), then switches on it: make
+  before break, so the viewer never sees a frozen or black picture during a switch.
 * Tiles carry each district's video always; ``presentation`` carries the hall's screen.
 """
 

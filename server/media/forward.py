@@ -263,6 +263,8 @@ class Producer:
                 for consumer in self._targets:
                     if consumer.source is self:  # may have been re-pointed meanwhile
                         await consumer.forward(pkt)
+                    elif consumer.next_source is self:
+                        await consumer.switch_on(pkt)
         except Exception:  # never let a forwarding bug kill the transport's read loop
             log_once("producer-forward", "forwarding failed")
 
@@ -302,6 +304,7 @@ class Consumer:
         self.kind = kind
         self.settings = settings
         self.source: Optional[Producer] = None
+        self.next_source: Optional[Producer] = None  # switching to it at its key frame
         self.ready = False
         self.closed = False
         self.drop = 0.0  # test-only fault injection on this leg (fresh packets)
@@ -347,6 +350,8 @@ class Consumer:
         sender.send = send
         self._original_rtcp = sender._handle_rtcp_packet
         sender._handle_rtcp_packet = self._on_rtcp
+        self._original_send_rtcp = sender._send_rtcp
+        sender._send_rtcp = self._send_rtcp
 
     def _configure(self, parameters) -> None:
         codec = parameters.codecs[0]
@@ -369,8 +374,21 @@ class Consumer:
     # -- source ------------------------------------------------------------------------
     def set_source(self, producer: Optional[Producer]) -> None:
         """Point this slot at another producer (or at nothing). The subscriber sees the
-        same SSRC and continuous numbering; video restarts on a key frame (one PLI)."""
+        same SSRC and continuous numbering. A video slot that is showing a picture keeps
+        showing the old source until the new one's key frame arrives (make before break:
+        no frozen or black frame while the new speaker's key frame is on its way)."""
+        if producer is not None and producer is self.next_source:
+            return
+        if self.next_source is not None:  # a switch still waiting for its key frame
+            self.next_source.detach(self)
+            self.next_source = None
         if producer is self.source:
+            return
+        if (producer is not None and self.source is not None and self.kind == "video"
+                and self.ready and not self.waiting_keyframe):
+            self.next_source = producer
+            producer.attach(self)
+            producer.request_keyframe()
             return
         if self.source is not None:
             self.source.detach(self)
@@ -382,6 +400,26 @@ class Consumer:
         producer.attach(self)
         if self.waiting_keyframe and self.ready:
             producer.request_keyframe()
+
+    def drop_producer(self, producer: Producer) -> None:
+        """``producer`` is going away: stop using it (as the source or as the next one)."""
+        if producer is self.next_source:
+            producer.detach(self)
+            self.next_source = None
+        elif producer is self.source:
+            self.set_source(None)
+
+    async def switch_on(self, pkt: RtpPacket) -> None:
+        """A packet of the source this slot is switching to: switch at its key frame."""
+        if not is_keyframe(self.codec_name, pkt.payload):
+            self.next_source.request_keyframe()  # throttled per producer
+            return
+        old, self.source, self.next_source = self.source, self.next_source, None
+        if old is not None:
+            old.detach(self)
+        self.waiting_keyframe = False
+        self._resync = True
+        await self.forward(pkt)
 
     # -- hot path ----------------------------------------------------------------------
     async def forward(self, pkt: RtpPacket) -> None:
@@ -422,12 +460,6 @@ class Consumer:
             return
         self.packets += 1
         self.bytes += len(payload)
-        # keep the stock RTCP sender report meaningful (private counters, see selfcheck)
-        s = self.sender
-        s._RTCRtpSender__ntp_timestamp = ntp
-        s._RTCRtpSender__rtp_timestamp = ts
-        s._RTCRtpSender__packet_count += 1
-        s._RTCRtpSender__octet_count += len(payload)
 
     def _rebase(self, pkt: RtpPacket) -> None:
         if self._out_seq is None:
@@ -490,6 +522,23 @@ class Consumer:
             await self._original_rtcp(packet)
         except Exception:
             log_once("consumer-rtcp", "subscriber RTCP handling failed")
+
+    async def _send_rtcp(self, packets: list) -> None:
+        """The stock sender's RTCP, with its sender report made true at the moment it is
+        sent: NTP now, the RTP time this slot's clock shows now, and the packets and bytes
+        the relay forwarded. Browsers lip-sync audio and video with this pair, and the
+        subscriber's receiver report echoes it, so the round-trip time is right even when
+        the slot has been quiet (a floor slot while the hall speaks)."""
+        for packet in packets:
+            if isinstance(packet, RtcpSrPacket) and packet.ssrc == self.ssrc:
+                now = time.time()
+                info = packet.sender_info
+                info.ntp_timestamp = ntp_from_unix(now)
+                if self._last_ts is not None:
+                    info.rtp_timestamp = (self._last_ts + int((now - self._last_ts_at) * self.clock_rate)) & 0xFFFFFFFF
+                info.packet_count = self.packets & 0xFFFFFFFF
+                info.octet_count = self.bytes & 0xFFFFFFFF
+        await self._original_send_rtcp(packets)
 
     def close(self) -> None:
         if self.closed:

@@ -121,7 +121,7 @@ class Router:
         active = await peer.accept_answer(sdp)
         if self.peers.get(participant) is not peer:  # closed meanwhile
             return
-        for producer in active:
+        for producer in active if peer.kind in PUBLISHER_KINDS else ():
             key = (producer.point_id, producer.track)
             old = self.producers.get(key)
             if old is not None and old is not producer:
@@ -158,7 +158,7 @@ class Router:
         if producer.closed:
             return
         for consumer in producer.consumers:
-            consumer.set_source(None)
+            consumer.drop_producer(producer)
         self._retired["packets_received"] += producer.packets
         self._retired["bytes_received"] += producer.bytes
         self._retired["plis_sent"] += producer.plis_sent
@@ -193,6 +193,8 @@ class Router:
             return self.producers.get((holder, track))
         if stream == "tile":
             return self.producers.get((rest.rpartition(".")[0], "video"))
+        if stream == "echo":  # a pre-join check's loopback: its own, private producers
+            return peer.producers.get(track)
         if stream == "preview":
             target = self._preview.get(peer.participant)
             return self.producers.get((target, track)) if target is not None else None

@@ -19,6 +19,7 @@ _CLASS_ATTRS = [
     (RTCRtpReceiver, "receive", ("parameters",)),
     (RTCRtpReceiver, "_send_rtcp", ("packet",)),
     (RTCRtpSender, "_handle_rtcp_packet", ("packet",)),
+    (RTCRtpSender, "_send_rtcp", ("packets",)),
     (RTCRtpSender, "send", ("parameters",)),
     (RTCDtlsTransport, "_send_rtp", ("data",)),
     (RTCDtlsTransport, "_handle_rtp_data", ("data", "arrival_time_ms")),
@@ -28,10 +29,7 @@ _RECEIVER_ATTRS = [
     "_RTCRtpReceiver__rtcp_ssrc", "_RTCRtpReceiver__decoder_thread",
 ]
 _SENDER_ATTRS = [
-    "_ssrc", "_rtx_ssrc", "_stream_id", "_track_id",
-    "_RTCRtpSender__ntp_timestamp", "_RTCRtpSender__rtp_timestamp",
-    "_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count",
-    "_RTCRtpSender__encoder",
+    "_ssrc", "_rtx_ssrc", "_stream_id", "_track_id", "_RTCRtpSender__encoder",
 ]
 
 

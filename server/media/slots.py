@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("hall", "point", "chair", "technician", "observer")
+KINDS = ("hall", "point", "chair", "technician", "observer", "precheck")
 
 
 @dataclass(frozen=True)
@@ -57,4 +57,6 @@ def layout(kind: str, hall_id: str, point_ids: list[str]) -> list[Slot]:
         return [hall[1], *tiles, _recv("preview", "audio"), _recv("preview", "video")]
     if kind == "observer":
         return [*hall, *floor, *presentation]
+    if kind == "precheck":  # the pre-join check: the page's own camera and mic come back
+        return [PUBLISH_AUDIO, PUBLISH_VIDEO, _recv("echo", "audio"), _recv("echo", "video")]
     raise ValueError(f"unknown participant kind {kind!r}")

@@ -12,8 +12,8 @@ EVENTS = ("state", "conference", "queue", "floor", "roster", "health", "message"
 
 
 class ConfClient:
-    def __init__(self, base_url: str, token: str | None) -> None:
-        self.base_url, self.token = base_url, token
+    def __init__(self, base_url: str, token: str | None, mode: str | None = None) -> None:
+        self.base_url, self.token, self.mode = base_url, token, mode
         self.sio = socketio.AsyncClient(reconnection=False)
         self.received: dict[str, list] = defaultdict(list)
         self._new = asyncio.Event()
@@ -27,10 +27,11 @@ class ConfClient:
         return handle
 
     async def connect(self) -> "ConfClient":
+        auth = {"token": self.token, **({"mode": self.mode} if self.mode else {})}
         await self.sio.connect(self.base_url, namespaces=["/conf"], transports=["websocket"],
-                               auth={"token": self.token} if self.token is not None else None,
-                               wait_timeout=5)
-        await self.wait_for("state")
+                               auth=auth if self.token is not None else None, wait_timeout=5)
+        if self.mode != "precheck":  # a pre-join check's socket gets no conference state
+            await self.wait_for("state")
         return self
 
     async def request(self, event: str, payload: object = None) -> dict:
