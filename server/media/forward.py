@@ -29,6 +29,7 @@ from aioice.ice import StunProtocol
 from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import is_rtx
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcdtlstransport import State as _DtlsState
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
@@ -42,8 +43,6 @@ from aiortc.rtp import (
     pack_remb_fci,
     unpack_remb_fci,
 )
-
-from aiortc.rtcdtlstransport import State as _DtlsState
 
 from .codecs import Vp8Rewriter, is_keyframe
 from .rtpwire import RtpWriter, ntp_from_unix, ntp_now

@@ -113,7 +113,7 @@ async def test_dashboard_in_english(server, chromium):
 
 async def test_precheck_devices_and_verdict(server, chromium):
     point = list(server.links["points"])[1]
-    page = await new_page(chromium, server.page_url(point).replace(f"/j/", "/j/", 1) + "/check")
+    page = await new_page(chromium, server.page_url(point).replace("/j/", "/j/", 1) + "/check")
     await page.wait_for_function(
         "document.querySelector('#verdict').dataset.verdict !== 'checking'", timeout=40000)
     assert await page.locator("#check-camera").get_attribute("data-status") == "ok"

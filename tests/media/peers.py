@@ -31,8 +31,8 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
     VideoStreamTrack,
+    rtcrtpreceiver,
 )
-from aiortc import rtcrtpreceiver
 from aiortc.mediastreams import MediaStreamError
 
 from server.media.forward import route_rtx_by_ssrc

@@ -89,10 +89,18 @@ def test_layout_per_kind():
 
 
 def test_rtp_writer_matches_aiortc_serialize():
-    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
+    from aiortc.rtcrtpparameters import (
+        RTCRtpHeaderExtensionParameters,
+        RTCRtpSendParameters,
+    )
     from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-    from server.media.rtpwire import RtpWriter, URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
+    from server.media.rtpwire import (
+        URI_ABS_SEND_TIME,
+        URI_AUDIO_LEVEL,
+        URI_MID,
+        RtpWriter,
+    )
 
     for uris, level in (([URI_MID, URI_ABS_SEND_TIME], None),
                         ([URI_MID, URI_AUDIO_LEVEL], (True, 42)),
