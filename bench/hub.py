@@ -21,9 +21,9 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import time
+from array import array
 from pathlib import Path
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -92,7 +92,7 @@ class LatencyProbe:
         self.every = every
         self.t_in = 0.0
         self.n = 0
-        self.samples: list[float] = []
+        self.samples = array("d")  # compact: the probe must not inflate the relay's RSS
         self._forward = Consumer.forward
         self._wrapped: list = []
 
