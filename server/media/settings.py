@@ -15,8 +15,10 @@ class MediaSettings:
     ice_host_addresses: list[str] = field(default_factory=list)
     #: At most one PLI per producer per this many seconds.
     pli_min_interval_s: float = 0.5
-    #: Per-consumer retransmission cache (packets) answering subscriber NACKs.
-    nack_cache_packets: int = 512
+    #: Per-consumer retransmission cache (packets) answering subscriber NACKs: 256 is
+    #: about 1.8 s of a 1.5 Mbit/s picture, longer than a browser keeps asking for a
+    #: packet; each video consumer holds its own rewritten copies, so this sets the RSS.
+    nack_cache_packets: int = 256
     #: Bitrate the relay asks every video publisher for (REMB, sent once a second).
     publisher_max_kbps: int = 2500
     #: UDP socket buffers of each peer connection (capped by net.core.rmem_max).

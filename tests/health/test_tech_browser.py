@@ -160,3 +160,22 @@ async def test_precheck_link_test_through_the_relay_beside_a_running_kiosk(serve
     assert "ms" in await page.locator("#link-rtt").inner_text()
     assert kiosk.sio.connected and not kiosk.received["error"]
     await page.close()
+
+
+async def test_dashboard_shows_a_joined_points_fps_and_bitrate_within_10_s(server, chromium):
+    import time
+
+    point = list(server.links["points"])[4]
+    tech = await new_page(chromium, server.page_url("tech"))
+    kiosk = await new_page(chromium, server.page_url(point) + "?video=320x180@15")
+    await kiosk.wait_for_function("window.dewan.rtc.pc?.connectionState === 'connected'", timeout=30000)
+    joined = time.monotonic()
+    await tech.wait_for_function(
+        f"(f => f && f.fps > 0 && f.bitrate_up_kbps > 0)(window.dewan.view.health?.points?.['{point}']?.figures)",
+        timeout=10000)
+    took = time.monotonic() - joined
+    text = await tech.locator(f'#tech-tiles .tt[data-point="{point}"]').inner_text()
+    assert "fps" in text and "kbit/s" in text
+    print(f"joined -> fps and bitrate on the dashboard in {took:.1f} s")
+    await kiosk.close()
+    await tech.close()

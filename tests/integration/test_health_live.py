@@ -3,7 +3,6 @@ poor with a loss reason and recovers; a cut link is rated down from media silenc
 carries per-point series for a technician token and refuses a point's token."""
 
 import asyncio
-import random
 import time
 import urllib.error
 import urllib.request
@@ -11,22 +10,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.clients import ConfClient
-from tests.support.media_client import MediaParticipant
-
-
-def impair(participant: MediaParticipant) -> dict:
-    """A lossy wrapper on the point's own outgoing datagrams (RTP and RTCP)."""
-    transport = participant.peer.pc.getTransceivers()[0].sender.transport
-    original = transport._send_rtp
-    knob = {"drop": 0.0}
-
-    async def lossy(data: bytes) -> None:
-        if knob["drop"] and random.random() < knob["drop"]:
-            return
-        await original(data)
-
-    transport._send_rtp = lossy
-    return knob
+from tests.support.media_client import MediaParticipant, impair
 
 
 async def rating_after(tech: ConfClient, point: str, want: str, since: int, timeout: float) -> tuple[float, dict]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import random
+
 from tests.media.peers import Client, SynthVideoTrack, loopback_only
 from tests.support.clients import ConfClient
 
@@ -32,3 +34,19 @@ class MediaParticipant:
     async def close(self) -> None:
         await self.peer.close()
         await self.conf.close()
+
+
+def impair(participant: MediaParticipant) -> dict:
+    """A lossy wrapper on the participant's own outgoing datagrams (RTP and RTCP); set
+    `knob["drop"]` to the fraction to drop (1.0 cuts the link)."""
+    transport = participant.peer.pc.getTransceivers()[0].sender.transport
+    original = transport._send_rtp
+    knob = {"drop": 0.0}
+
+    async def lossy(data: bytes) -> None:
+        if knob["drop"] and random.random() < knob["drop"]:
+            return
+        await original(data)
+
+    transport._send_rtp = lossy
+    return knob
