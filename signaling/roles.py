@@ -12,13 +12,12 @@ class Perm(StrEnum):
     HEALTH = "health.view"              # link health, alerts, history
     MESSAGE = "message.send"            # text a point
     PREVIEW = "media.preview"           # see and hear a point before it has the floor
-    RECEIVE_MESSAGES = "message.receive"
 
 
 ROLES: dict[str, frozenset[Perm]] = {
     "chair": frozenset({Perm.VIEW, Perm.MODERATE, Perm.RECORD, Perm.HEALTH, Perm.MESSAGE}),
-    "hall": frozenset({Perm.VIEW, Perm.PUBLISH, Perm.RECEIVE_MESSAGES}),
-    "point": frozenset({Perm.VIEW, Perm.PUBLISH, Perm.REQUEST_FLOOR, Perm.RECEIVE_MESSAGES}),
+    "hall": frozenset({Perm.VIEW, Perm.PUBLISH}),
+    "point": frozenset({Perm.VIEW, Perm.PUBLISH, Perm.REQUEST_FLOOR}),
     "technician": frozenset({Perm.VIEW, Perm.HEALTH, Perm.MESSAGE, Perm.PREVIEW}),
     "observer": frozenset({Perm.VIEW}),
 }
