@@ -9,16 +9,15 @@ import logging
 import time
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from signaling import messages as m
-from signaling.errors import BadRequest, DewanError, NotFound
+from signaling.errors import DewanError, NotFound
 from signaling.events import Draft, Event
 from signaling.roles import STATION_ROLES, Perm, has
 
 from .health.metrics import HealthMetrics
 from .health.monitor import HealthMonitor
-from .health.report import parse_report
+from .health.report import BrowserStatsReport
 from .health.thresholds import HealthThresholds
 from .hub import HEALTH, Hub, Session
 
@@ -51,13 +50,7 @@ class HealthService:
                 self.monitor.set_online(e.data["point"], e.type == "point.joined", e.at)
 
     async def stats_report(self, s: Session, data: object):
-        if not isinstance(data, dict) or len(str(data)) > 16_000:
-            raise BadRequest("stats:report takes an object of at most 16 KB.")
-        try:
-            report = parse_report(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise BadRequest(f"Invalid {'.'.join(map(str, first['loc']))}: {first['msg']}.") from None
+        report = m.parse(BrowserStatsReport, data)
         if s.identity.role in STATION_ROLES and self.hub.stations.get(s.identity.point) == s.sid:
             self.monitor.update_browser(s.identity.point, report, time.time())
         return {}

@@ -85,8 +85,9 @@ class OptionalPointRef(Payload):
     point: PointId | None = None
 
 
-def parse(model: type[Payload], data: object) -> Payload:
-    """Validate one event payload; any problem becomes a clear BadRequest."""
+def parse(model: type[BaseModel], data: object) -> BaseModel:
+    """Validate one event payload (size, then the model); any problem becomes a clear
+    BadRequest naming the field."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
