@@ -1,20 +1,26 @@
 """Tap and rewrite: the packet path of the relay (no decoding, no encoding).
 
-* :class:`Producer` taps one relay-side ``RTCRtpReceiver``: its private jitter buffer is
-  replaced by :class:`TapJitterBuffer`, so every media packet (after SRTP, RTX unwrap and the
-  stock NACK/RR bookkeeping towards the publisher) reaches the relay and no frame ever
-  reaches a decoder. The stock REMB estimator is switched off (it was the costliest part
-  of the packet path); the router sends the relay's own REMB once a second instead.
+* :class:`Producer` is one relay-side ``RTCRtpReceiver``. Its packets normally come from the
+  peer's :class:`~.ingress.Ingress` (decrypted datagram -> :meth:`Producer.on_rtp`, in the
+  socket's callback); the producer parses only what it forwards, feeds the receiver's own
+  statistics and NACK generator (so aiortc's receiver reports and NACKs to the publisher
+  stay right), unwraps RTX, and hands the packet to its consumers. The receiver's jitter
+  buffer is replaced by :class:`TapJitterBuffer`, so the packets aiortc's own path still
+  carries (the first of a new SSRC) reach the producer too and no frame ever reaches a
+  decoder. The stock REMB estimator is switched off; the router sends the relay's own
+  REMB once a second instead.
 * :class:`Consumer` owns one negotiated relay-side ``RTCRtpSender`` (one slot of one
   subscriber). The sender is parked on a track that never yields (no encoder, no polling);
   the consumer rewrites SSRC, sequence number, timestamp, payload type, header extensions
-  (mid, abs-send-time, audio level) and the VP8 picture ID / TL0PICIDX, and writes the packet
-  with ``RTCDtlsTransport._send_rtp``. Subscriber NACKs are answered from the consumer's own
-  cache (as RTX when negotiated); PLI/FIR become a throttled PLI to the producer; RR gives
-  RTT and loss; the stock SR keeps running on counters the consumer maintains.
+  (mid, abs-send-time, audio level) and the VP8 picture ID / TL0PICIDX, protects the packet
+  with the connection's SRTP session and writes it to the selected ICE pair's socket.
+  Subscriber NACKs are answered from the consumer's own cache (as RTX when negotiated);
+  PLI/FIR become a throttled PLI to the producer; RR gives RTT and loss; the stock SR keeps
+  running on counters the consumer maintains.
 
-The hot path (``Producer._on_rtp`` -> ``Consumer.forward``) logs nothing and allocates only
-the outgoing packet and its cache entry.
+The hot path (``Producer.on_rtp`` -> ``Consumer.forward``) is synchronous (no task, no
+coroutine per packet), logs nothing and allocates only the outgoing packet and its cache
+entry.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import is_rtx
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State as _DtlsState
+from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
@@ -45,7 +52,15 @@ from aiortc.rtp import (
 )
 
 from .codecs import Vp8Rewriter, is_keyframe
-from .rtpwire import RtpWriter, ntp_from_unix, ntp_now
+from .rtpwire import (
+    URI_AUDIO_LEVEL,
+    RtpWriter,
+    abs_send_time,
+    ntp_from_unix,
+    ntp_now,
+    parse_rtp,
+)
+from .srtpfast import protector
 
 if TYPE_CHECKING:
     from .settings import MediaSettings
@@ -77,6 +92,43 @@ def spawn(coro, what: str) -> asyncio.Task:
     return task
 
 
+def run_now(coro, what: str) -> None:
+    """Run a coroutine in this call as far as it goes without waiting; if it does wait
+    (a TURN socket, say), a task finishes it. aiortc's send paths are coroutines that
+    almost never wait: this saves a task, and its wake-up, per packet."""
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return
+    except ConnectionError:
+        return
+    except Exception:
+        log_once(what, "%s failed", what)
+        return
+    spawn(_finish(coro, waiting_on), what)
+
+
+async def _finish(coro, waiting_on) -> None:
+    """Drive a coroutine that :func:`run_now` started and that is waiting on
+    ``waiting_on`` (a future, or None for a bare yield) to its end."""
+    while True:
+        try:
+            if waiting_on is None:
+                await asyncio.sleep(0)
+            else:
+                await waiting_on
+        except BaseException as exc:  # let the coroutine see what its await raised
+            try:
+                waiting_on = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+
+
 def route_rtx_by_ssrc(receiver: RTCRtpReceiver, parameters) -> None:
     """Register a receiver's RTX SSRCs with the transport's RtpRouter.
 
@@ -88,25 +140,6 @@ def route_rtx_by_ssrc(receiver: RTCRtpReceiver, parameters) -> None:
     for encoding in parameters.encodings:
         if encoding.rtx is not None and encoding.rtx.ssrc:
             table[encoding.rtx.ssrc] = receiver
-
-
-def send_rtp_now(dtls, data: bytes) -> bool:
-    """Protect and send one RTP packet synchronously when the selected ICE pair is a
-    plain UDP socket (host/srflx/prflx): the same work as ``await dtls._send_rtp(data)``
-    without its four coroutine hops (the relay's single hottest call). Returns False when
-    the caller must use ``_send_rtp`` (TURN-relayed pair); raises ConnectionError when
-    not connected. Skips aiortc's transport tx byte/packet stats (the relay counts its
-    own)."""
-    if dtls._state is not _DTLS_CONNECTED:
-        raise ConnectionError("not connected")
-    pair = dtls.transport._connection._nominated.get(1)  # private (see selfcheck)
-    if pair is None:
-        raise ConnectionError("not connected")
-    protocol = pair.protocol
-    if type(protocol) is not StunProtocol:
-        return False
-    protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
-    return True
 
 
 class ParkedTrack(MediaStreamTrack):
@@ -130,21 +163,44 @@ class ParkedTrack(MediaStreamTrack):
             self._never.cancel()
 
 
+class InPacket:
+    """The fields of a received RTP packet the relay forwards (no aiortc object)."""
+
+    __slots__ = ("sequence_number", "timestamp", "marker", "payload", "audio_level")
+
+    def __init__(self, sequence_number: int, timestamp: int, marker: int, payload: bytes,
+                 audio_level) -> None:
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.marker = marker
+        self.payload = payload
+        self.audio_level = audio_level  # (voice activity, level) or None
+
+
 class TapJitterBuffer:
-    """Stands in for the receiver's private JitterBuffer: records, returns no frame."""
+    """Stands in for the receiver's private JitterBuffer on aiortc's own (slow) path:
+    hands each media packet to the producer, returns no frame (so nothing is decoded)."""
 
-    __slots__ = ("pending",)
+    __slots__ = ("producer",)
 
-    def __init__(self) -> None:
-        self.pending: list[RtpPacket] = []
+    def __init__(self, producer: "Producer") -> None:
+        self.producer = producer
 
     def add(self, packet: RtpPacket):
-        self.pending.append(packet)
+        self.producer.deliver(
+            InPacket(packet.sequence_number, packet.timestamp, packet.marker, packet.payload,
+                     packet.extensions.audio_level),
+            packet.ssrc)
         return False, None
 
 
 class Producer:
-    """One incoming track of a publisher (one relay-side receiver)."""
+    """One incoming track of a publisher (one relay-side receiver).
+
+    Packets arrive by two paths: normally :meth:`on_rtp`, called by the peer's
+    :class:`~.ingress.Ingress` with the decrypted datagram; the first packets of a new
+    SSRC (and anything the fast path leaves alone) through aiortc's receiver, whose jitter
+    buffer is replaced by :class:`TapJitterBuffer`. Both end in :meth:`deliver`."""
 
     def __init__(
         self,
@@ -161,7 +217,10 @@ class Producer:
         self.settings = settings
         self.codec_name: Optional[str] = None
         self.payload_type: Optional[int] = None
+        self.rtx_payload_type: Optional[int] = None
         self.clock_khz = 90 if kind == "video" else 48
+        self._clock_rate = self.clock_khz * 1000
+        self._audio_level_id = 0
         self.muted = False
         self.closed = False
         self.media_ssrc: Optional[int] = None
@@ -170,36 +229,40 @@ class Producer:
         self.packets = 0
         self.bytes = 0
         self.frames = 0
-        self.keyframes = 0
         self.plis_sent = 0
         self.last_packet_at: Optional[float] = None
-        self.raw_received = 0  # media-SSRC packets before repair (for loss_up)
-        self.raw_expected = 0
-        self._max_seq: Optional[int] = None
-        self._transit: Optional[int] = None
-        self.jitter = 0.0  # in RTP clock units
         self._last_pli = -1e9
+        self._streams = receiver._RTCRtpReceiver__remote_streams  # private (see selfcheck)
+        self._stats: Optional[StreamStatistics] = None  # of the media SSRC
+        self._nack = receiver._RTCRtpReceiver__nack_generator  # private; None for audio
 
-        self._tap = TapJitterBuffer()
-        receiver._RTCRtpReceiver__jitter_buffer = self._tap  # private (see selfcheck)
+        receiver._RTCRtpReceiver__jitter_buffer = TapJitterBuffer(self)  # private
         # aiortc's receive-side bandwidth estimator costs more CPU than all the rest of
         # the relay's packet path; the relay sends its own REMB instead (send_remb)
         receiver._RTCRtpReceiver__remote_bitrate_estimator = None
-        self._original_handle = receiver._handle_rtp_packet
-        receiver._handle_rtp_packet = self._on_rtp  # the RtpRouter calls the instance attr
         original_receive = receiver.receive
 
         async def receive(parameters) -> None:
-            for codec in parameters.codecs:
-                if not is_rtx(codec):
-                    self.codec_name = codec.name
-                    self.payload_type = codec.payloadType
-                    self.clock_khz = max(1, codec.clockRate // 1000)
-                    break
+            self._configure(parameters)
             await original_receive(parameters)
             route_rtx_by_ssrc(receiver, parameters)
 
         receiver.receive = receive
+
+    def _configure(self, parameters) -> None:
+        for codec in parameters.codecs:
+            if not is_rtx(codec):
+                self.codec_name = codec.name
+                self.payload_type = codec.payloadType
+                self._clock_rate = codec.clockRate
+                self.clock_khz = max(1, codec.clockRate // 1000)
+                break
+        for codec in parameters.codecs:
+            if is_rtx(codec) and codec.parameters.get("apt") == self.payload_type:
+                self.rtx_payload_type = codec.payloadType
+        for ext in parameters.headerExtensions:
+            if ext.uri == URI_AUDIO_LEVEL and 0 < ext.id < 15:
+                self._audio_level_id = ext.id
 
     # -- consumers ---------------------------------------------------------------------
     def attach(self, consumer: "Consumer") -> None:
@@ -223,7 +286,7 @@ class Producer:
             return False
         self._last_pli = now
         self.plis_sent += 1
-        spawn(self.receiver._send_rtcp_pli(self.media_ssrc), "PLI")
+        run_now(self.receiver._send_rtcp_pli(self.media_ssrc), "PLI")
         return True
 
     def send_remb(self, bitrate_bps: int) -> None:
@@ -237,55 +300,80 @@ class Producer:
             media_ssrc=0,
             fci=pack_remb_fci(bitrate_bps, [self.media_ssrc]),
         )
-        spawn(self.receiver._send_rtcp(packet), "REMB")
+        run_now(self.receiver._send_rtcp(packet), "REMB")
+
+    # -- statistics of the publisher's link (media SSRC, before repair) --------------------
+    @property
+    def raw_received(self) -> int:
+        return self._stats.packets_received if self._stats is not None else 0
+
+    @property
+    def raw_expected(self) -> int:
+        stats = self._stats
+        return stats.packets_expected if stats is not None and stats.max_seq is not None else 0
+
+    @property
+    def jitter(self) -> float:
+        """RFC 3550 interarrival jitter in RTP clock units."""
+        return self._stats.jitter if self._stats is not None else 0.0
 
     # -- hot path ----------------------------------------------------------------------
-    async def _on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
-        if packet.payload_type == self.payload_type:
-            self._account(packet, arrival_time_ms)
-        await self._original_handle(packet, arrival_time_ms)
-        tap = self._tap
-        if not tap.pending:
+    def on_rtp(self, data: bytes, ssrc: int) -> None:
+        """One decrypted RTP datagram of this producer's media or RTX SSRC (fast path):
+        parse what is forwarded, feed the receiver's statistics and NACK generator (so
+        aiortc's receiver reports and NACKs to the publisher stay right), deliver."""
+        parsed = parse_rtp(data, self._audio_level_id)
+        if parsed is None:
             return
-        pending, tap.pending = tap.pending, []
-        now = time.monotonic()
-        self.last_packet_at = now
-        try:
-            for pkt in pending:
-                self.packets += 1
-                self.bytes += len(pkt.payload)
-                if pkt.marker:
-                    self.frames += 1
-                self.media_ssrc = pkt.ssrc
-                if self.muted:
-                    continue
-                for consumer in self._targets:
-                    if consumer.source is self:  # may have been re-pointed meanwhile
-                        await consumer.forward(pkt)
-                    elif consumer.next_source is self:
-                        await consumer.switch_on(pkt)
-        except Exception:  # never let a forwarding bug kill the transport's read loop
-            log_once("producer-forward", "forwarding failed")
-
-    def _account(self, packet: RtpPacket, arrival_time_ms: int) -> None:
-        self.raw_received += 1
-        seq = packet.sequence_number
-        if self._max_seq is None:
-            self._max_seq = seq
-            self.raw_expected = 1
+        pt, seq, ts, marker, payload, level = parsed
+        if pt == self.payload_type:
+            stats = self._stats
+            if stats is None or ssrc != self.media_ssrc:
+                stats = self._media_stats(ssrc)
+            packet = InPacket(seq, ts, marker, payload, level)
+            stats.add(packet)
+        elif pt == self.rtx_payload_type and self.media_ssrc is not None:
+            if len(payload) < 2:  # padding only (bandwidth probe)
+                return
+            ssrc = self.media_ssrc
+            packet = InPacket((payload[0] << 8) | payload[1], ts, marker, payload[2:], level)
         else:
-            d = (seq - self._max_seq) & 0xFFFF
-            if 0 < d < 0x8000:
-                self.raw_expected += d
-                self._max_seq = seq
-        # RFC 3550 interarrival jitter, in RTP clock units
-        transit = arrival_time_ms * self.clock_khz - packet.timestamp
-        if self._transit is not None:
-            d = (transit - self._transit) & 0xFFFFFFFF
-            if d >= 0x80000000:
-                d = 0x100000000 - d
-            self.jitter += (d - self.jitter) / 16.0
-        self._transit = transit
+            return
+        nack = self._nack
+        if nack is not None and nack.add(packet):
+            run_now(self.receiver._send_rtcp_nack(ssrc, sorted(nack.missing)), "NACK")
+        self.deliver(packet, ssrc)
+
+    def _media_stats(self, ssrc: int) -> StreamStatistics:
+        stats = self._streams.get(ssrc)
+        if stats is None:
+            stats = self._streams[ssrc] = StreamStatistics(self._clock_rate)
+        self._stats = stats
+        self.media_ssrc = ssrc
+        return stats
+
+    def deliver(self, packet: InPacket, ssrc: int) -> None:
+        """Forward one media packet (fresh or repaired) to every consumer of this
+        producer, and to a consumer switching to it."""
+        self.packets += 1
+        self.bytes += len(packet.payload)
+        if packet.marker:
+            self.frames += 1
+        if ssrc != self.media_ssrc:
+            self._media_stats(ssrc)
+        self.last_packet_at = time.monotonic()
+        if self.muted or not self._targets:
+            return
+        now = time.time()
+        ast = abs_send_time(now)
+        try:
+            for consumer in self._targets:
+                if consumer.source is self:  # may have been re-pointed meanwhile
+                    consumer.forward(packet, now, ast)
+                elif consumer.next_source is self:
+                    consumer.switch_on(packet, now, ast)
+        except Exception:  # never let a forwarding bug break the transport
+            log_once("producer-forward", "forwarding failed")
 
     def close(self) -> None:
         self.closed = True
@@ -317,6 +405,11 @@ class Consumer:
         self.mid: Optional[str] = None
         self._writer: Optional[RtpWriter] = None
         self.transport = None
+        self._nominated: dict = {}
+        self._pair = None  # the ICE pair _sendto/_addr were resolved for
+        self._sendto = None  # the pair's socket sendto (None: use aiortc's _send_rtp)
+        self._addr = None
+        self._protect = None
         self.ssrc = sender._ssrc
         self.rtx_ssrc = sender._rtx_ssrc
         self._seq_offset = 0
@@ -363,6 +456,8 @@ class Consumer:
         self.mid = parameters.muxId
         self._writer = RtpWriter(parameters.headerExtensions, parameters.muxId)
         self.transport = self.sender.transport
+        self._nominated = self.transport.transport._connection._nominated  # private
+        self._pair = None
         self.ssrc = self.sender._ssrc
         self.rtx_ssrc = self.sender._rtx_ssrc
         self._vp8 = Vp8Rewriter() if codec.name == "VP8" else None
@@ -408,7 +503,7 @@ class Consumer:
         elif producer is self.source:
             self.set_source(None)
 
-    async def switch_on(self, pkt: RtpPacket) -> None:
+    def switch_on(self, pkt: InPacket, now: float, ast: bytes) -> None:
         """A packet of the source this slot is switching to: switch at its key frame."""
         if not is_keyframe(self.codec_name, pkt.payload):
             self.next_source.request_keyframe()  # throttled per producer
@@ -418,10 +513,13 @@ class Consumer:
             old.detach(self)
         self.waiting_keyframe = False
         self._resync = True
-        await self.forward(pkt)
+        self.forward(pkt, now, ast)
 
     # -- hot path ----------------------------------------------------------------------
-    async def forward(self, pkt: RtpPacket) -> None:
+    def forward(self, pkt: InPacket, now: float, ast: bytes) -> None:
+        """Rewrite one packet of the source for this subscriber and send it. ``now`` is
+        the wall time and ``ast`` the abs-send-time bytes, computed once per packet by
+        the producer for all its consumers."""
         if not self.ready:
             return
         payload = pkt.payload
@@ -433,70 +531,106 @@ class Consumer:
             self._resync = False
             if self.kind == "video":
                 self.keyframes += 1
-            self._rebase(pkt)
+            self._rebase(pkt, now)
             if self._vp8 is not None:
                 self._vp8.reset()
         seq = (pkt.sequence_number + self._seq_offset) & 0xFFFF
         ts = (pkt.timestamp + self._ts_offset) & 0xFFFFFFFF
-        now = time.time()
         if (seq - self._out_seq) & 0xFFFF < 0x8000:  # newer (or equal)
             self._out_seq = seq
             self._last_ts = ts
             self._last_ts_at = now
         if self._vp8 is not None:
             payload = self._vp8.rewrite(payload)
-        self._cache[seq % self._cache_size] = (seq, ts, pkt.marker, payload)
+        marker = pkt.marker
+        self._cache[seq % self._cache_size] = (seq, ts, marker, payload)
         if self.drop and random.random() < self.drop:
             return
-        ntp = ntp_from_unix(now)
-        data = self._writer.write(self.payload_type, pkt.marker, seq, ts, self.ssrc, ntp,
-                                  pkt.extensions.audio_level, payload)
+        data = self._writer.write(self.payload_type, marker, seq, ts, self.ssrc, ast,
+                                  pkt.audio_level, payload)
+        if self._send(data):
+            self.packets += 1
+            self.bytes += len(payload)
+
+    def _send(self, data: bytes) -> bool:
+        """Protect and send one RTP packet on the subscriber's selected ICE pair, in this
+        call when the pair is a plain UDP socket (host/srflx/prflx): the work of
+        ``await dtls._send_rtp(data)`` without its coroutine hops or its per-call lookups
+        (the relay's hottest call). A TURN-relayed pair goes through aiortc's own path."""
+        transport = self.transport
+        if transport._state is not _DTLS_CONNECTED:
+            self.send_errors += 1
+            return False
+        pair = self._nominated.get(1)
+        if pair is not self._pair:
+            if pair is None:
+                self.send_errors += 1
+                return False
+            self._retarget(pair)
+        sendto = self._sendto
+        if sendto is None:
+            run_now(self._send_slow(data), "RTP send")
+            return True
         try:
-            if not send_rtp_now(self.transport, data):
-                await self.transport._send_rtp(data)
+            sendto(self._protect(data), self._addr)
+        except Exception:  # a closing socket; the peer's state machine handles the rest
+            self.send_errors += 1
+            return False
+        return True
+
+    def _retarget(self, pair) -> None:
+        self._pair = pair
+        protocol = pair.protocol
+        socket_transport = getattr(protocol, "transport", None)
+        if type(protocol) is StunProtocol and socket_transport is not None:
+            self._sendto = socket_transport.sendto
+            self._addr = pair.remote_addr
+            self._protect = protector(self.transport._tx_srtp)  # private (see selfcheck)
+        else:
+            self._sendto = self._addr = self._protect = None
+
+    async def _send_slow(self, data: bytes) -> None:
+        try:
+            await self.transport._send_rtp(data)
         except ConnectionError:
             self.send_errors += 1
-            return
-        self.packets += 1
-        self.bytes += len(payload)
 
-    def _rebase(self, pkt: RtpPacket) -> None:
+    def _rebase(self, pkt: InPacket, now: float) -> None:
         if self._out_seq is None:
             next_seq = random.randint(0, 0x7FFF)
             next_ts = random.getrandbits(32)
         else:
             next_seq = self._out_seq + 1
-            elapsed = time.time() - self._last_ts_at
+            elapsed = now - self._last_ts_at
             next_ts = self._last_ts + max(1, int(elapsed * self.clock_rate))
         self._seq_offset = (next_seq - pkt.sequence_number) & 0xFFFF
         self._ts_offset = (next_ts - pkt.timestamp) & 0xFFFFFFFF
         self._out_seq = (next_seq - 1) & 0xFFFF
 
-    async def _retransmit(self, seq: int) -> None:
+    def _retransmit(self, seq: int, ast: bytes) -> None:
         entry = self._cache[seq % self._cache_size]
         if entry is None or entry[0] != seq:
             return
         _, ts, marker, payload = entry
         if self.rtx_payload_type is not None:
             data = self._writer.write(self.rtx_payload_type, marker, self._rtx_seq, ts,
-                                      self.rtx_ssrc, ntp_now(), None,
+                                      self.rtx_ssrc, ast, None,
                                       seq.to_bytes(2, "big") + payload)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
         else:
             data = self._writer.write(self.payload_type, marker, seq, ts, self.ssrc,
-                                      ntp_now(), None, payload)
-        try:
-            await self.transport._send_rtp(data)
-        except ConnectionError:
-            return
-        self.retransmissions += 1
+                                      ast, None, payload)
+        if self._send(data):
+            self.retransmissions += 1
 
     async def _on_rtcp(self, packet) -> None:
         try:
             if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
                 self.nacks_received += 1
-                for seq in packet.lost:
-                    await self._retransmit(seq)
+                if self.ready:
+                    ast = abs_send_time(time.time())
+                    for seq in packet.lost:
+                        self._retransmit(seq, ast)
                 return
             if isinstance(packet, RtcpPsfbPacket):
                 if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):

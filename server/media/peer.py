@@ -14,6 +14,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from .errors import MediaError
 from .forward import Consumer, ParkedTrack, Producer
 from .ice import enlarge_socket_buffers
+from .ingress import Ingress
 from .sdp_check import check_answer
 from .settings import MediaSettings
 from .slots import Slot
@@ -46,8 +47,7 @@ class Peer:
         self.settings = settings
         self.closed = False
         self.state = "new"
-        self.drop_up = 0.0
-        self._impair_installed = False
+        self.ingress: Optional[Ingress] = None
         self.pc = RTCPeerConnection(configuration)
         #: publish track name ("audio"/"video"/"presentation") -> Producer (tap installed
         #: at once; registered with the router only once the answer says it sends)
@@ -92,7 +92,8 @@ class Peer:
         except Exception as exc:
             logger.info("answer of %s rejected by aiortc: %r", self.participant, exc)
             raise MediaError("bad_request", "The SDP answer was not accepted.") from None
-        self._install_impair()
+        self.ingress = Ingress(self.dtls_transport, self.producers.values())
+        self.ingress.install()
         active = []
         for t, slot in zip(self._transceivers, self.slots):
             if slot.direction == "recvonly" and t.currentDirection in ("recvonly", "sendrecv"):
@@ -122,29 +123,20 @@ class Peer:
 
     # -- test-only fault injection --------------------------------------------------------
     def impair(self, drop_up: float, drop_down: float) -> None:
-        self.drop_up = drop_up
+        """Drop a fraction of the RTP datagrams received from this peer (before the relay
+        reads them, so it NACKs) and of the fresh packets sent to it."""
+        if self.ingress is None:
+            raise MediaError("not_found", "This media connection has no answer yet.")
+        self.ingress.drop = drop_up
         for c in self.consumers.values():
             c.drop = drop_down
-        self._install_impair()
-
-    def _install_impair(self) -> None:
-        if self._impair_installed or not self.drop_up or self.pc.signalingState != "stable":
-            return
-        transport = self.dtls_transport
-        original = transport._handle_rtp_data
-
-        async def lossy(data: bytes, arrival_time_ms: int) -> None:
-            if self.drop_up and random.random() < self.drop_up:
-                return
-            await original(data, arrival_time_ms)
-
-        transport._handle_rtp_data = lossy
-        self._impair_installed = True
 
     async def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        if self.ingress is not None:
+            self.ingress.uninstall()
         for c in self.consumers.values():
             c.close()
         for p in self.producers.values():

@@ -16,6 +16,8 @@ import time
 _NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 _HEADER = struct.Struct("!BBHLL")
 _HEADER_EXT = struct.Struct("!BBHLLHH")
+_SEQ_TS = struct.Struct("!HL")
+_EXT_HEAD = struct.Struct("!HH")
 
 URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -31,6 +33,60 @@ def ntp_from_unix(seconds: float) -> int:
     return int((seconds + _NTP_EPOCH_OFFSET) * 4294967296.0)
 
 
+def abs_send_time(seconds: float) -> bytes:
+    """The 3-byte abs-send-time value (6.18 fixed point NTP seconds) for a unix time."""
+    return (int((seconds + _NTP_EPOCH_OFFSET) * 262144.0) & 0x00FFFFFF).to_bytes(3, "big")
+
+
+def parse_rtp(data: bytes, audio_level_id: int):
+    """Parse a decrypted RTP packet for forwarding, reading only what the relay uses:
+    ``(payload_type, sequence_number, timestamp, marker, payload, audio_level)`` with
+    ``audio_level`` as aiortc gives it ((voice activity, level) or None; read only when
+    ``audio_level_id`` is not 0), or None for a malformed packet. CSRCs, padding and the
+    extension block are skipped (same result as aiortc's ``RtpPacket.parse``)."""
+    n = len(data)
+    if n < 12 or data[0] >> 6 != 2:
+        return None
+    b0 = data[0]
+    b1 = data[1]
+    seq, ts = _SEQ_TS.unpack_from(data, 2)
+    pos = 12 + ((b0 & 0x0F) << 2)
+    level = None
+    if b0 & 0x10:
+        if pos + 4 > n:
+            return None
+        profile, words = _EXT_HEAD.unpack_from(data, pos)
+        start = pos + 4
+        pos = start + (words << 2)
+        if audio_level_id and profile == 0xBEDE and pos <= n:
+            level = _audio_level(data, start, pos, audio_level_id)
+    end = n
+    if b0 & 0x20:
+        end -= data[-1]
+    if pos > end or (b0 & 0x20 and not data[-1]):
+        return None
+    return b1 & 0x7F, seq, ts, b1 >> 7, data[pos:end], level
+
+
+def _audio_level(data: bytes, pos: int, end: int, ext_id: int):
+    """The ssrc-audio-level in a one-byte-header extension block, or None."""
+    while pos < end:
+        b = data[pos]
+        if b == 0:  # padding between elements
+            pos += 1
+            continue
+        ident = b >> 4
+        if ident == 15:  # reserved: stop, as RFC 8285 says
+            return None
+        if ident == ext_id:
+            if pos + 1 < end:
+                v = data[pos + 1]
+                return (v & 0x80 == 0x80, v & 0x7F)
+            return None
+        pos += 2 + (b & 0x0F)
+    return None
+
+
 class RtpWriter:
     """Serialise RTP packets with the header extensions negotiated on one sender."""
 
@@ -43,16 +99,16 @@ class RtpWriter:
         self._mid = (bytes([(mid_id << 4) | (len(mid_bytes) - 1)]) + mid_bytes
                      if mid_id and mid_bytes else b"")
         ast_id = ids.get(URI_ABS_SEND_TIME)
-        self._ast = (ast_id << 4) | 2 if ast_id else 0
+        self._ast = bytes(((ast_id << 4) | 2,)) if ast_id else b""
         al_id = ids.get(URI_AUDIO_LEVEL)
         self._al = (al_id << 4) if al_id else 0
 
     def write(self, payload_type: int, marker: int, seq: int, timestamp: int, ssrc: int,
-              ntp: int, audio_level, payload: bytes) -> bytes:
+              ast: bytes, audio_level, payload: bytes) -> bytes:
+        """``ast``: the abs-send-time bytes (see :func:`abs_send_time`)."""
         ext = self._mid
         if self._ast:
-            ast = (ntp >> 14) & 0x00FFFFFF
-            ext += bytes((self._ast, ast >> 16, (ast >> 8) & 0xFF, ast & 0xFF))
+            ext += self._ast + ast
         if self._al and audio_level is not None:
             ext += bytes((self._al, (0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F)))
         if not ext:
@@ -61,5 +117,5 @@ class RtpWriter:
         pad = -len(ext) & 3
         if pad:
             ext += b"\x00" * pad
-        return _HEADER_EXT.pack(0x90, (marker << 7) | payload_type, seq, timestamp, ssrc,
-                                0xBEDE, len(ext) >> 2) + ext + payload
+        return b"".join((_HEADER_EXT.pack(0x90, (marker << 7) | payload_type, seq, timestamp,
+                                          ssrc, 0xBEDE, len(ext) >> 2), ext, payload))

@@ -11,6 +11,8 @@ import aiortc
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
+from . import srtpfast
+
 AIORTC_VERSION = "1.16.0"
 
 _CLASS_ATTRS = [
@@ -18,6 +20,7 @@ _CLASS_ATTRS = [
     (RTCRtpReceiver, "_send_rtcp_pli", ("media_ssrc",)),
     (RTCRtpReceiver, "receive", ("parameters",)),
     (RTCRtpReceiver, "_send_rtcp", ("packet",)),
+    (RTCRtpReceiver, "_send_rtcp_nack", ("media_ssrc", "lost")),
     (RTCRtpSender, "_handle_rtcp_packet", ("packet",)),
     (RTCRtpSender, "_send_rtcp", ("packets",)),
     (RTCRtpSender, "send", ("parameters",)),
@@ -27,6 +30,7 @@ _CLASS_ATTRS = [
 _RECEIVER_ATTRS = [
     "_RTCRtpReceiver__jitter_buffer", "_RTCRtpReceiver__remote_bitrate_estimator",
     "_RTCRtpReceiver__rtcp_ssrc", "_RTCRtpReceiver__decoder_thread",
+    "_RTCRtpReceiver__remote_streams", "_RTCRtpReceiver__nack_generator",
 ]
 _SENDER_ATTRS = [
     "_ssrc", "_rtx_ssrc", "_stream_id", "_track_id", "_RTCRtpSender__encoder",
@@ -55,8 +59,17 @@ async def selfcheck() -> dict:
         missing.append("aiortc.rtcdtlstransport.State.CONNECTED")
     if not callable(getattr(StunProtocol, "send_data", None)):
         missing.append("aioice.ice.StunProtocol.send_data")
-    if "_nominated" not in Connection.__init__.__code__.co_names:
-        missing.append("aioice.ice.Connection._nominated")
+    if not callable(getattr(StunProtocol, "datagram_received", None)):
+        missing.append("aioice.ice.StunProtocol.datagram_received")
+    for name in ("_nominated", "_protocols"):
+        if name not in Connection.__init__.__code__.co_names:
+            missing.append(f"aioice.ice.Connection.{name}")
+    from aiortc.rtcrtpreceiver import StreamStatistics
+
+    for name in ("add", "packets_expected", "packets_received", "jitter", "max_seq"):
+        if name not in dir(StreamStatistics) and name not in StreamStatistics.__init__.__code__.co_names:
+            missing.append(f"aiortc.rtcrtpreceiver.StreamStatistics.{name}")
+    missing.extend(srtpfast.check())
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         transceiver = pc.addTransceiver("video", direction="sendrecv")
@@ -64,7 +77,7 @@ async def selfcheck() -> dict:
             if not hasattr(transceiver.receiver, name):
                 missing.append(f"RTCRtpReceiver instance attribute {name}")
         dtls = transceiver.receiver.transport
-        for name in ("_state", "_tx_srtp", "transport"):
+        for name in ("_state", "_tx_srtp", "_rx_srtp", "transport"):
             if not hasattr(dtls, name):
                 missing.append(f"RTCDtlsTransport instance attribute {name}")
         if not hasattr(getattr(dtls, "transport", None), "_connection"):

@@ -116,5 +116,86 @@ def test_rtp_writer_matches_aiortc_serialize():
             ref.extensions.mid = "12"
             ref.extensions.abs_send_time = (ntp >> 14) & 0xFFFFFF
             ref.extensions.audio_level = level
-            assert writer.write(97, marker, 65535, 0xFFFFFFFF, 0xDEADBEEF, ntp, level,
+            ast = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+            assert writer.write(97, marker, 65535, 0xFFFFFFFF, 0xDEADBEEF, ast, level,
                                 b"\x90abc") == ref.serialize(ext_map)
+
+
+def test_abs_send_time_matches_aiortc():
+    from server.media.rtpwire import abs_send_time, ntp_from_unix
+
+    for t in (0.0, 1764000000.123456, 1764000063.999999):
+        assert int.from_bytes(abs_send_time(t), "big") == (ntp_from_unix(t) >> 14) & 0xFFFFFF
+
+
+def _packet_strategy():
+    from hypothesis import strategies as st
+
+    element = st.tuples(st.integers(1, 14), st.binary(min_size=1, max_size=16)).map(
+        lambda e: (e[0], e[1][:1]) if e[0] == 3 else e)  # audio level is one byte
+    return st.fixed_dictionaries({
+        "marker": st.integers(0, 1),
+        "pt": st.integers(0, 127),
+        "seq": st.integers(0, 0xFFFF),
+        "ts": st.integers(0, 0xFFFFFFFF),
+        "csrc": st.lists(st.integers(0, 0xFFFFFFFF), max_size=3),
+        "ext": st.one_of(st.none(), st.lists(element, max_size=4)),
+        "payload": st.binary(max_size=40),
+        "padding": st.integers(0, 8),
+        "cut": st.integers(0, 6),
+    })
+
+
+def _build(p):
+    import struct
+
+    body = b""
+    if p["ext"] is not None:
+        for ident, value in p["ext"]:
+            body += bytes([(ident << 4) | (len(value) - 1)]) + value
+        body += b"\x00" * (-len(body) & 3)
+    b0 = 0x80 | (0x20 if p["padding"] else 0) | (0x10 if p["ext"] is not None else 0) \
+        | len(p["csrc"])
+    data = struct.pack("!BBHLL", b0, (p["marker"] << 7) | p["pt"], p["seq"], p["ts"], 1234)
+    data += b"".join(struct.pack("!L", c) for c in p["csrc"])
+    if p["ext"] is not None:
+        data += struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+    data += p["payload"]
+    if p["padding"]:
+        data += b"\x00" * (p["padding"] - 1) + bytes([p["padding"]])
+    return data[: len(data) - p["cut"]] if p["cut"] < 3 else data
+
+
+def test_fast_rtp_parse_agrees_with_aiortc():
+    """The relay's inbound parse (payload, seq, ts, marker, PT, audio level) gives what
+    aiortc's RtpPacket.parse gives, and refuses what it refuses, for random packets with
+    CSRCs, one-byte extensions (audio level among them), padding and truncation."""
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpReceiveParameters
+    from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+    from hypothesis import given, settings
+
+    from server.media.rtpwire import URI_AUDIO_LEVEL, parse_rtp
+
+    ext_map = HeaderExtensionsMap()
+    ext_map.configure(RTCRtpReceiveParameters(
+        headerExtensions=[RTCRtpHeaderExtensionParameters(id=3, uri=URI_AUDIO_LEVEL)]))
+
+    @settings(max_examples=400, deadline=None)
+    @given(_packet_strategy())
+    def check(p):
+        data = _build(p)
+        try:
+            ref = RtpPacket.parse(data, ext_map)
+        except ValueError:
+            ref = None
+        ours = parse_rtp(data, 3)
+        if ref is None:
+            assert ours is None
+            return
+        assert ours is not None
+        pt, seq, ts, marker, payload, level = ours
+        assert (pt, seq, ts, marker, payload) == (
+            ref.payload_type, ref.sequence_number, ref.timestamp, ref.marker, ref.payload)
+        assert level == ref.extensions.audio_level
+
+    check()
