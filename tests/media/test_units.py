@@ -139,7 +139,7 @@ def _packet_strategy():
         "seq": st.integers(0, 0xFFFF),
         "ts": st.integers(0, 0xFFFFFFFF),
         "csrc": st.lists(st.integers(0, 0xFFFFFFFF), max_size=3),
-        "ext": st.one_of(st.none(), st.lists(element, max_size=4)),
+        "ext": st.one_of(st.none(), st.lists(element, max_size=4, unique_by=lambda e: e[0])),
         "payload": st.binary(max_size=40),
         "padding": st.integers(0, 8),
         "cut": st.integers(0, 6),
