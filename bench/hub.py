@@ -105,8 +105,10 @@ class LatencyProbe:
             probe.t_in = time.perf_counter()
             on_rtp(producer, data, ssrc)
 
-        def timed_send(consumer, data):
-            ok = send(consumer, data)
+        def timed_send(consumer, data, rtcp=False):
+            ok = send(consumer, data, rtcp)
+            if rtcp:
+                return ok
             probe.n += 1
             if probe.n % probe.every == 0:
                 probe.samples.append(time.perf_counter() - probe.t_in)
@@ -210,6 +212,11 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
                               / wall, 1),
         "forwarded_mbps": round((after["bytes_forwarded"] - before["bytes_forwarded"])
                                 * 8 / wall / 1e6, 2),
+        # the forwarding path's cost per forwarded packet, inbound share included, and the
+        # output rate one core would sustain at that cost
+        "cpu_us_per_forwarded_packet": round(
+            1e6 * core * wall / max(after["packets_forwarded"] - before["packets_forwarded"], 1),
+            2),
         "added_latency_ms_p50": round(probe.percentile_ms(0.50) or 0, 3),
         "added_latency_ms_p99": round(probe.percentile_ms(0.99) or 0, 3),
         "loss_fraction": round(max(0, stats["expected"] - stats["received"]) / expected, 5),
@@ -297,6 +304,8 @@ async def main(args) -> dict:
         base = await fanout_media_relay(gen, args.fanout_seconds, 5)
     finally:
         await gen.stop()
+    result["forwarded_pps_per_core"] = round(1e6 / max(result["cpu_us_per_forwarded_packet"],
+                                                       1e-3))
     result.update({
         "fanout_relay_cpu_core_fraction": round(fan["cpu"], 4),
         "fanout_baseline_cpu_core_fraction": round(base["cpu"], 4),
@@ -319,6 +328,9 @@ async def main(args) -> dict:
         ("relay CPU (cores)", r["relay_cpu_core_fraction"], "< 0.2"),
         ("forwarded packets/s", r["forwarded_pps"], ""),
         ("received packets/s", r["received_pps"], ""),
+        ("CPU per forwarded packet (us, inbound incl.)", r["cpu_us_per_forwarded_packet"],
+         "<= 25"),
+        ("  = forwarded packets/s per core", r["forwarded_pps_per_core"], ">= 40000"),
         ("forwarded Mbit/s", r["forwarded_mbps"], ""),
         ("added latency p50 (ms)", r["added_latency_ms_p50"], ""),
         ("added latency p99 (ms)", r["added_latency_ms_p99"], "< 5"),

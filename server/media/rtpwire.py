@@ -16,6 +16,7 @@ import time
 _NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 _HEADER = struct.Struct("!BBHLL")
 _HEADER_EXT = struct.Struct("!BBHLLHH")
+_SR = struct.Struct("!BBHLQLLL")
 _SEQ_TS = struct.Struct("!HL")
 _EXT_HEAD = struct.Struct("!HH")
 
@@ -36,6 +37,13 @@ def ntp_from_unix(seconds: float) -> int:
 def abs_send_time(seconds: float) -> bytes:
     """The 3-byte abs-send-time value (6.18 fixed point NTP seconds) for a unix time."""
     return (int((seconds + _NTP_EPOCH_OFFSET) * 262144.0) & 0x00FFFFFF).to_bytes(3, "big")
+
+
+def sender_report(ssrc: int, ntp: int, rtp_timestamp: int, packet_count: int,
+                  octet_count: int) -> bytes:
+    """An RTCP sender report without report blocks (what aiortc's RtcpSrPacket gives)."""
+    return _SR.pack(0x80, 200, 6, ssrc, ntp, rtp_timestamp, packet_count & 0xFFFFFFFF,
+                    octet_count & 0xFFFFFFFF)
 
 
 def parse_rtp(data: bytes, audio_level_id: int):

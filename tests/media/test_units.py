@@ -199,3 +199,15 @@ def test_fast_rtp_parse_agrees_with_aiortc():
         assert level == ref.extensions.audio_level
 
     check()
+
+
+def test_sender_report_matches_aiortc():
+    from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket
+
+    from server.media.rtpwire import sender_report
+
+    ref = RtcpSrPacket(ssrc=0xDEADBEEF, sender_info=RtcpSenderInfo(
+        ntp_timestamp=0xE1234567_89ABCDEF, rtp_timestamp=0xFFFFFFF0, packet_count=7,
+        octet_count=0xFFFFFFFF))
+    assert sender_report(0xDEADBEEF, 0xE1234567_89ABCDEF, 0xFFFFFFF0, 7,
+                         0x1_FFFFFFFF) == bytes(ref)
