@@ -118,6 +118,9 @@ async def _finish(coro, waiting_on) -> None:
             if waiting_on is None:
                 await asyncio.sleep(0)
             else:
+                # what a Task does with a yielded future: take the "blocking" mark off,
+                # then wait for it (awaiting a pending future still marked raises)
+                waiting_on._asyncio_future_blocking = False
                 await waiting_on
         except BaseException as exc:  # let the coroutine see what its await raised
             try:

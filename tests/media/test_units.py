@@ -211,3 +211,57 @@ def test_sender_report_matches_aiortc():
         octet_count=0xFFFFFFFF))
     assert sender_report(0xDEADBEEF, 0xE1234567_89ABCDEF, 0xFFFFFFF0, 7,
                          0x1_FFFFFFFF) == bytes(ref)
+
+
+async def test_run_now_finishes_in_the_call_or_in_a_task():
+    """aiortc's send coroutines run in the call when they never wait (the common case);
+    one that waits (a TURN socket) is finished by a task, with the awaited results and
+    exceptions passed through; a failure is logged, never raised into the packet path."""
+    import asyncio
+
+    from server.media.forward import run_now
+
+    trace = []
+
+    async def never_waits():
+        trace.append("sync")
+
+    run_now(never_waits(), "test")
+    assert trace == ["sync"]  # done before run_now returned
+
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    async def waits():
+        trace.append("start")
+        await asyncio.sleep(0)  # a bare yield
+        value = await fut  # a future resolved later
+        trace.append(value)
+        try:
+            await asyncio.sleep(0.01)
+            raise ValueError("x")
+        except ValueError:
+            trace.append("caught")
+
+    run_now(waits(), "test")
+    assert trace == ["sync", "start"]
+    await asyncio.sleep(0.01)
+    fut.set_result("resolved")
+    await asyncio.sleep(0.05)
+    assert trace == ["sync", "start", "resolved", "caught"]
+
+    failing = loop.create_future()
+
+    async def fails_after_waiting():
+        await failing
+        trace.append("not reached")
+
+    run_now(fails_after_waiting(), "test")
+    failing.set_exception(ConnectionError("gone"))
+    await asyncio.sleep(0.01)
+    assert trace[-1] == "caught"
+
+    async def raises_at_once():
+        raise RuntimeError("bug")
+
+    run_now(raises_at_once(), "test-raise")  # logged once, not raised
