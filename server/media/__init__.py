@@ -39,7 +39,7 @@ windows, sampled once a second), ``media_silence_s``, ``packets_up``, ``packets_
 frame), and gauges ``peers``, ``producers``, ``consumers_active``.
 
 Test-only fault hook: ``Router.impair(point_id, drop_up=0.05, drop_down=0.05)`` drops that
-fraction of the point's RTP on the relay's datagram path (upstream before aiortc parses
+fraction of the point's RTP on the relay's datagram path (upstream before the relay reads
 it, so the relay NACKs; downstream after the NACK cache, so the client's NACKs are
 answered); ``Router.impair_participant(sid, drop_down)`` for non-publishers.
 

@@ -240,7 +240,7 @@ class Router:
     # -- test-only fault injection ------------------------------------------------------
     def impair(self, point_id: str, drop_up: float = 0.0, drop_down: float = 0.0) -> None:
         """TEST ONLY: drop a fraction of the RTP datagrams from ``point_id``'s publisher
-        (before aiortc parses them, so the relay NACKs) and of the fresh packets sent to it
+        (before the relay reads them, so it NACKs) and of the fresh packets sent to it
         (kept in the NACK cache, so its NACKs are answered)."""
         peer = self._publisher_of_point.get(point_id)
         if peer is None:
