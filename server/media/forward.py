@@ -15,8 +15,8 @@
   (mid, abs-send-time, audio level) and the VP8 picture ID / TL0PICIDX, protects the packet
   with the connection's SRTP session and writes it to the selected ICE pair's socket.
   Subscriber NACKs are answered from the consumer's own cache (as RTX when negotiated);
-  PLI/FIR become a throttled PLI to the producer; RR gives RTT and loss; the stock SR keeps
-  running on counters the consumer maintains.
+  PLI/FIR become a throttled PLI to the producer; RR gives RTT and loss; the consumer sends
+  its own sender reports (on the stock sender's RTCP timer) once it has forwarded something.
 
 The hot path (``Producer.on_rtp`` -> ``Consumer.forward``) is synchronous (no task, no
 coroutine per packet), logs nothing and allocates only the outgoing packet and its cache
