@@ -12,8 +12,9 @@ import socketio
 from aiohttp import web
 
 from signaling.points import PointDirectory, load_points
+from signaling.errors import Unavailable
 from signaling.store import MemoryStore
-from signaling.store_redis import OwnerLease, RedisStore
+from signaling.store_redis import RedisStore
 
 from . import keys
 from .health.thresholds import HealthThresholds
@@ -21,10 +22,15 @@ from .health_wiring import HealthService
 from .hub import Hub
 from .links import base_url
 from .media import MediaSettings, Router, selfcheck
+from .media_follow import MediaFollower
 from .media_wiring import MediaEvents
 from .namespace import ConfNamespace
+from .ownership import Ownership
 from .pages import Pages, check_vendor
+from .redis_manager import DewanRedisManager
+from .revocations import Revocations
 from .settings import Settings
+from .stations import LocalStations, SharedStations
 
 log = logging.getLogger("dewan.app")
 
@@ -39,24 +45,31 @@ class AppContext:
         self.state_dir: Path = settings.state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.signer = keys.load_signer(self.state_dir, settings.security.secret)
-        self._generations_mtime = self._generations_stamp()
         self.me = base_url(settings)
-        self.lease: OwnerLease | None = None
-        self.owner = self.me  # the process hosting the conference's media (DESIGN §3)
+        self.ownership: Ownership | None = None
         if settings.server.redis:
             # Several processes: state in Redis, broadcasts through Redis; clients are sent to
             # the process that owns the conference (tokens authenticate, so any origin may connect).
             self.store = RedisStore(settings.server.redis)
-            self.lease = OwnerLease(self.store, settings.conference.id, self.me)
-            self.owner = ""
-            manager = socketio.AsyncRedisManager(settings.server.redis, channel=f"dewan-{settings.conference.id}")
+            self.ownership = Ownership(self)
+            manager = DewanRedisManager(settings.server.redis, channel=f"dewan-{settings.conference.id}")
             cors: object = "*"
         else:
             self.store, manager, cors = MemoryStore(self.state_dir), None, []
+        self.revocations = Revocations(self)
         self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=cors, client_manager=manager,
                                         max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
         self.hub = Hub(settings, self.points, self.store, self.sio)
         self.hub.is_owner = self.is_owner
+        self.hub.processes = self.process_urls
+        self.hub.store_status = self.store_status
+        if self.ownership is not None:
+            self.hub.station_registry = SharedStations(self.hub, self.ownership)
+            self.hub.follow_store = True  # the relay follows the event log (server/media_follow.py)
+            self.follower: MediaFollower | None = MediaFollower(self.hub, self.store, self.is_owner)
+        else:
+            self.hub.station_registry = LocalStations(self.hub)
+            self.follower = None
         self.namespace = ConfNamespace(self.hub, self.signer, self.refresh_signer)
         self.sio.register_namespace(self.namespace)
         self.router = Router(settings.conference.id, self.points.hall.id, [p.id for p in self.points.districts],
@@ -69,49 +82,59 @@ class AppContext:
         self.health.register(self.namespace)
         self.pages = Pages(self)
 
-    def _generations_stamp(self) -> float:
-        path = self.state_dir / "token-generations.json"
-        return path.stat().st_mtime if path.exists() else 0.0
-
     def refresh_signer(self) -> None:
-        """Pick up `dewan links --rotate` done by another process (a revoked link stops working)."""
-        stamp = self._generations_stamp()
-        if stamp != self._generations_mtime:
-            self._generations_mtime = stamp
-            self.signer.generations.clear()
-            self.signer.generations.update(keys.load_signer(self.state_dir, self.settings.security.secret).generations)
+        """Pick up `dewan links --rotate` (a revoked link stops working)."""
+        self.revocations.refresh()
 
     def on_media_event(self, name: str, payload: dict) -> None:
         log.info("media", extra={"media_event": name, **payload})
 
     def is_owner(self) -> bool:
-        return self.owner == self.me
+        return True if self.ownership is None else self.ownership.is_owner()
 
     def owner_url(self, request) -> str:
         """Where the conference's owning process answers; "" = this origin."""
-        return "" if self.is_owner() else self.owner
+        if self.ownership is None or self.ownership.is_owner():
+            return ""
+        return self.ownership.owner
 
-    async def hold_lease(self, every_s: float = 5.0) -> None:
-        """Renew this process's claim on the conference, or take it over when its owner died."""
-        while True:
-            try:
-                owner, taken = await self.lease.claim()
-                if owner != self.owner:
-                    log.info("conference owner", extra={"owner": owner, "me": self.me})
-                self.owner = owner
-                if taken:
-                    await self.start_owning()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("conference lease failed")
-            await asyncio.sleep(every_s)
+    def process_urls(self) -> list[str]:
+        """Every live process's address (several processes), the owner first."""
+        return [] if self.ownership is None else self.ownership.urls()
+
+    def store_status(self) -> dict:
+        return {"backend": "memory", "ok": True} if self.ownership is None else self.ownership.status()
+
+    async def owner_endpoint(self, request):
+        """GET /owner (any origin): {owner, processes}: where a page finds the media owner."""
+        if self.ownership is not None:
+            return await self.ownership.owner_endpoint(request)
+        return web.json_response({"owner": "", "processes": [], "redis": None},
+                                 headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
 
     async def start_owning(self) -> None:
-        """Nobody's media runs here yet, whatever the log says: mark the stations offline
-        (their grace periods start) and point the relay at the current floor."""
-        await self.hub.mark_all_offline("server_restart")
+        """One process: nobody's media runs here yet, whatever the journal says: mark the
+        stations offline (their grace periods start) and point the relay at the current floor."""
+        conf = await self.hub.conference()
+        await self.hub.mark_offline(sorted(conf.online), "server_restart")
         self.hub.apply_media(await self.hub.conference())
+
+    async def check_redis_persistence(self) -> None:
+        """One warning line when a Redis restart would lose the conference."""
+        try:
+            config = await self.store.persistence()
+        except Unavailable:
+            raise
+        except Exception as exc:
+            log.warning("could not read Redis's persistence settings (CONFIG GET refused?): make sure AOF "
+                        "(appendonly yes, appendfsync everysec) or RDB snapshots keep the conference",
+                        extra={"why": str(exc)})
+            return
+        if config.get("appendonly") != "yes" and not config.get("save", "").strip():
+            log.warning("Redis keeps nothing on disk (appendonly no, no save rules): a Redis restart loses "
+                        "the conference; run it with --appendonly yes --appendfsync everysec (see README)")
+        else:
+            log.info("redis persistence", extra={k: v for k, v in config.items()})
 
 
 def create_app(settings: Settings, points: PointDirectory | None = None) -> web.Application:
@@ -122,6 +145,7 @@ def create_app(settings: Settings, points: PointDirectory | None = None) -> web.
     ctx.sio.attach(app, socketio_path="socket.io")
     ctx.pages.routes(app)
     app.router.add_get("/metrics", ctx.health.metrics_endpoint)
+    app.router.add_get("/owner", ctx.owner_endpoint)
     app.cleanup_ctx.append(_background(ctx))
     return app
 
@@ -131,15 +155,16 @@ def _background(ctx: AppContext):
         await selfcheck()
         tasks = [asyncio.create_task(ctx.hub.run_timers(), name="floor-timers"),
                  asyncio.create_task(ctx.health.run(), name="health")]
-        if ctx.lease is None:
+        if ctx.ownership is None:
             await ctx.start_owning()
         else:
             await ctx.store.ping()
-            owner, taken = await ctx.lease.claim()
-            ctx.owner = owner
-            if taken:
-                await ctx.start_owning()
-            tasks.append(asyncio.create_task(ctx.hold_lease(), name="lease"))
+            await ctx.check_redis_persistence()
+            await ctx.revocations.start()
+            await ctx.ownership.tick()
+            tasks += [asyncio.create_task(ctx.ownership.run(), name="lease"),
+                      asyncio.create_task(ctx.follower.run(), name="media-follow")]
+        tasks.append(asyncio.create_task(ctx.revocations.run(), name="revocations"))
         log.info("dewan started", extra={"conference": ctx.hub.conference_id,
                                          "points": len(ctx.points.districts), "state_dir": str(ctx.state_dir)})
         yield
@@ -149,7 +174,7 @@ def _background(ctx: AppContext):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ctx.router.close()
-        if ctx.lease is not None:
-            await ctx.lease.release()
+        if ctx.ownership is not None:
+            await ctx.ownership.close()
         await ctx.store.close()
     return run

@@ -66,9 +66,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_links(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args, **{"server.redis": args.redis})
     points = load_points(settings.points_path)
     signer = keys.load_signer(settings.state_dir, settings.security.secret)
+    redis_url = settings.server.redis
+    if redis_url:  # several processes: the generations live in Redis (server/revocations.py)
+        from signaling import registry
+        from signaling.redis_errors import REDIS_DOWN
+
+        try:
+            shared = registry.load_sync(redis_url)
+        except REDIS_DOWN as exc:
+            print(f"dewan: Redis at {redis_url} does not answer ({exc}); nothing was changed", file=sys.stderr)
+            return 3
+        signer.generations.update({k: max(v, signer.generations.get(k, 0)) for k, v in shared.items()})
     if args.rotate:
         subject = args.rotate if ":" in args.rotate else (
             f"hall:{args.rotate}" if args.rotate == points.hall.id else f"point:{args.rotate}")
@@ -76,8 +87,19 @@ def cmd_links(args: argparse.Namespace) -> int:
         if role in ("point", "hall") and name not in points:
             print(f"dewan: unknown point {name!r}; known: {', '.join(points.by_id)}", file=sys.stderr)
             return 2
-        generation = signer.rotate(subject)
-        keys.save_generations(settings.state_dir, signer)
+        if redis_url:
+            from signaling import registry
+            from signaling.redis_errors import REDIS_DOWN
+
+            try:
+                generation, shared = registry.rotate_sync(redis_url, subject)
+            except REDIS_DOWN as exc:
+                print(f"dewan: Redis at {redis_url} does not answer ({exc}); nothing was changed", file=sys.stderr)
+                return 3
+            signer.generations.update(shared)
+        else:
+            generation = signer.rotate(subject)
+            keys.save_generations(settings.state_dir, signer)
         print(f"rotated {subject}: its old link no longer works (generation {generation})", file=sys.stderr)
     links = all_links(settings, points, signer, base_url(settings, args.base_url))
     if args.html:
@@ -109,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     links.add_argument("--json", action="store_true")
     links.add_argument("--html", help="also write the links as an HTML page to this file")
     links.add_argument("--rotate", metavar="POINT", help="revoke a station's link (point id, 'hall', or role:label)")
+    links.add_argument("--redis", help="Redis URL of a several-process deployment: revoke on every process "
+                                       "(its live sessions are disconnected within 2 s)")
     links.set_defaults(func=cmd_links)
     return parser
 

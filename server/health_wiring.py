@@ -11,7 +11,7 @@ import time
 from aiohttp import web
 
 from signaling import messages as m
-from signaling.errors import DewanError, NotFound
+from signaling.errors import DewanError, NotFound, Unavailable
 from signaling.events import Draft, Event
 from signaling.roles import STATION_ROLES, Perm, has
 
@@ -73,9 +73,13 @@ class HealthService:
                     if point in self.hub.points:
                         self.monitor.update_server(point, stats, now)
                 changes = self.monitor.evaluate(now)
-                await self._log_alerts()
+                try:
+                    await self._log_alerts()
+                except Unavailable:
+                    pass  # Redis is away: the alerts reach the log when it is back
                 if changes or now - last_broadcast >= BROADCAST_EVERY_S:
-                    await self.hub.emit("health", self.monitor.payload(now), room=HEALTH)
+                    await self.hub.emit("health", {**self.monitor.payload(now), "store": self.hub.store_status()},
+                                        room=HEALTH)
                     last_broadcast = now
             except asyncio.CancelledError:
                 raise
@@ -84,14 +88,15 @@ class HealthService:
             await asyncio.sleep(EVALUATE_EVERY_S)
 
     async def _log_alerts(self) -> None:
-        pending, self._alerts[:] = list(self._alerts), []
-        for alert in pending:
+        while self._alerts:
+            alert = self._alerts[0]
             kind = "health.cleared" if alert["event"] == "cleared" else "health.alert"
-            log.warning("health alert", extra={"alert": alert["event"], "point": alert["point"],
-                                               "level": alert["level"], "reasons": alert["reasons"]})
             await self.hub.execute(lambda c, a=alert, k=kind: [Draft(k, {
                 "point": a["point"], "level": a["level"], "reasons": a["reasons"], "alert": a["id"],
                 "change": a["event"]}, "system")])
+            self._alerts.pop(0)  # recorded (when Redis is away it stays queued)
+            log.warning("health alert", extra={"alert": alert["event"], "point": alert["point"],
+                                               "level": alert["level"], "reasons": alert["reasons"]})
 
     # --- /metrics ------------------------------------------------------------------------------
     async def metrics_endpoint(self, request: web.Request) -> web.Response:

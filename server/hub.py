@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import socketio
 
 from signaling import floor
+from signaling.errors import Unavailable
 from signaling.events import Draft, Event
 from signaling.points import PointDirectory
 from signaling.roles import Perm, has
@@ -63,6 +64,12 @@ class Hub:
         self.monitor = None  # server.health.monitor.HealthMonitor, attached by the app
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.is_owner: Callable[[], bool] = lambda: True  # hosts the media (several processes)
+        self.processes: Callable[[], list[str]] = lambda: []  # every live process's URL (several)
+        self.store_status: Callable[[], dict] = lambda: {"backend": "memory", "ok": True}
+        self.station_registry = None  # server.stations.LocalStations | SharedStations
+        # several processes: the relay follows the event log (server/media_follow.py) instead
+        # of this process's own publish path
+        self.follow_store = False
 
     # --- domain operations --------------------------------------------------------------
     async def conference(self) -> Conference:
@@ -86,7 +93,8 @@ class Hub:
             await self.emit("queue", conf.queue_json(), room=ALL)
         if kinds & {"floor", "audio", "conference"}:
             await self.emit("floor", self.floor_payload(conf, now), room=ALL)
-            self.apply_media(conf)
+            if not self.follow_store:
+                self.apply_media(conf)
         if "point" in kinds:
             await self.emit("roster", self.roster(conf), room=ALL)
         await self.emit("log", {"events": [self.event_json(e) for e in events]}, room=CHAIRS)
@@ -129,6 +137,7 @@ class Hub:
             "queue": conf.queue_json(),
             "floor": self.floor_payload(conf, now),
             "roster": self.roster(conf),
+            "processes": self.processes(),
             "settings": {"default_limit_s": self.settings.floor.default_limit_s,
                          "warning_s": self.settings.floor.warning_s,
                          "max_limit_s": self.settings.floor.max_limit_s},
@@ -146,12 +155,13 @@ class Hub:
                 await self.execute(lambda c: floor.due(c, self.clock(), self.policy))
             except asyncio.CancelledError:
                 raise
+            except Unavailable:
+                pass  # Redis is away: the ownership loop says so once; deadlines fire when it is back
             except Exception:
                 log.exception("floor timer failed")
             await asyncio.sleep(interval)
 
-    async def mark_all_offline(self, reason: str) -> None:
-        """At start-up nobody is connected yet, whatever the journal says."""
-        conf = await self.conference()
-        for point in sorted(conf.online):
+    async def mark_offline(self, points: Sequence[str], reason: str) -> None:
+        """Stations nobody hosts any more (start-up, a takeover): their grace periods start."""
+        for point in points:
             await self.execute(lambda c, p=point: floor.point_left(c, p, reason, self.clock(), self.policy))

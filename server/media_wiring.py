@@ -40,7 +40,7 @@ class MediaEvents:
         m.parse(m.Empty, data)
         if not self.hub.is_owner():
             raise Unavailable("This server does not host the conference's media; reload the page to be sent "
-                              "to the one that does.")
+                              "to the one that does.", key="not_owner", owner=self.hub.processes()[:1])
         try:
             return await self.router.start_peer(s.sid, kind, s.identity.point)
         except MediaError as exc:

@@ -165,11 +165,11 @@ class ConfNamespace(socketio.AsyncNamespace):
 
     async def _station_joined(self, session: Session) -> None:
         point = session.identity.point
-        previous = self.hub.stations.get(point)
-        self.hub.stations[point] = session.sid
-        if previous is not None and previous in self.hub.sessions:
-            old = self.hub.sessions[previous]
-            old.replaced = True
+        previous = await self.hub.station_registry.claim(point, session.sid)  # any process's window
+        if previous is not None:
+            old = self.hub.sessions.get(previous)
+            if old is not None:
+                old.replaced = True
             await self.hub.emit("error", {"error": "replaced", "message":
                                           "This station was opened in another window or device; this page stopped."},
                                 to=previous)
@@ -193,8 +193,7 @@ class ConfNamespace(socketio.AsyncNamespace):
             await self.hub.media.close_peer(sid, "disconnected")
         if session.precheck:
             return
-        if ident.point is not None and self.hub.stations.get(ident.point) == sid:
-            del self.hub.stations[ident.point]
+        if ident.point is not None and await self.hub.station_registry.release(ident.point, sid):
             await self.hub.execute(lambda c: floor.point_left(c, ident.point, "disconnected",
                                                               self.hub.clock(), self.hub.policy))
         else:

@@ -3,6 +3,7 @@ token's role; the page then connects to the process that owns the conference."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -78,7 +79,7 @@ class Pages:
             return self.render("index.html", request, status=403, error=exc.message)
         token = request.match_info["token"]
         config = {"token": token, "role": ident.role, "point": ident.point, "label": ident.label,
-                  "signal_url": self.ctx.owner_url(request), **extra(token)}
+                  "signal_url": self.ctx.owner_url(request), "processes": self.ctx.process_urls(), **extra(token)}
         return self.render(template or ROLE_PAGES[ident.role], request, config=config, role=ident.role,
                            point=self.ctx.points.get(ident.point) if ident.point else None, label=ident.label)
 
@@ -90,6 +91,16 @@ class Pages:
                                                   "ice_servers": []}, "precheck.html")
 
     async def healthz(self, request: web.Request) -> web.Response:
-        conf = await self.ctx.hub.conference()
+        """200 when the state store answers; 503 naming it (Redis) when it does not."""
+        store = self.ctx.store_status()
+        try:
+            conf = await asyncio.wait_for(self.ctx.hub.conference(), 3.0)
+        except (DewanError, asyncio.TimeoutError) as exc:
+            return web.json_response({"ok": False, "error": "unavailable", "store": store["backend"],
+                                      "message": f"{store['backend']} does not answer: the state cannot change "
+                                                 f"(live media goes on)", "why": getattr(exc, "message", "timeout")},
+                                     status=503, headers={"Cache-Control": "no-store"})
         return web.json_response({"ok": True, "conference": conf.id, "status": conf.status,
-                                  "version": conf.version, "online": len(conf.online)})
+                                  "version": conf.version, "online": len(conf.online), "store": store["backend"],
+                                  "owner": store.get("owner"), "is_owner": self.ctx.is_owner()},
+                                 headers={"Cache-Control": "no-store"})

@@ -39,6 +39,7 @@ class ServerSettings(_Section):
     log_level: str = "info"
     log_json: bool = False
     redis: str = ""  # redis://host:port/db: state and broadcasts shared by several processes
+    lease_ttl_s: float = Field(10.0, ge=1, le=120)  # the media lease (several processes)
 
 
 class ConferenceSettings(_Section):

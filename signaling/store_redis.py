@@ -3,7 +3,10 @@ keeps a replayed copy of the state and catches up from the stream before decidin
 atomic with WATCH/MULTI, so two processes (or two co-chairs) can never both win: the loser
 re-decides on the fresh state, or gets "changed meanwhile" when it acted on a version.
 
-The only module that imports redis."""
+Redis not answering is `Unavailable` (key "store_down"): a change is either committed by one
+EXEC or not at all, and the local copy applies events only once they are committed. The owner
+follows the stream with `wait_events` (XREAD BLOCK). Redis is imported here and in lease.py,
+registry.py and redis_errors.py only."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from redis.exceptions import WatchError
 
 from .errors import Conflict, Unavailable
 from .events import Event, number
+from .redis_errors import unavailable
 from .replay import apply
 from .state import Conference
 from .store import Decide
@@ -26,7 +30,11 @@ MAX_RETRIES = 20
 
 class RedisStore:
     def __init__(self, url: str, prefix: str = "dewan", clock: Callable[[], float] = time.time) -> None:
-        self._redis = aioredis.from_url(url, decode_responses=True)
+        # short timeouts: a partitioned Redis must become `unavailable`, not a hung request
+        self._redis = aioredis.from_url(url, decode_responses=True, socket_timeout=3.0,
+                                        socket_connect_timeout=2.0)
+        self.url = url
+        self.prefix = prefix
         self._prefix = prefix
         self._clock = clock
         self._conferences: dict[str, Conference] = {}
@@ -37,11 +45,27 @@ class RedisStore:
         base = f"{self._prefix}:conf:{conference_id}"
         return f"{base}:version", f"{base}:events"
 
+    @property
+    def client(self):
+        return self._redis
+
     async def ping(self) -> None:
-        try:
+        with unavailable("the conference"):
             await self._redis.ping()
-        except OSError as exc:
-            raise Unavailable(f"Redis does not answer: {exc}") from None
+
+    async def persistence(self) -> dict[str, str]:
+        """Redis's own persistence settings (CONFIG GET appendonly/appendfsync/save)."""
+        with unavailable("the conference"):
+            out: dict[str, str] = {}
+            for name in ("appendonly", "appendfsync", "save"):
+                out.update(await self._redis.config_get(name))
+            return out
+
+    async def wait_events(self, conference_id: str, after: int, block_ms: int = 1000) -> bool:
+        """Block until the stream has an event past `after` (or `block_ms` passed)."""
+        _, stream = self._keys(conference_id)
+        with unavailable("the conference"):
+            return bool(await self._redis.xread({stream: f"{after}-0"}, count=1, block=block_ms))
 
     async def _catch_up(self, conference_id: str, client=None) -> Conference:
         client = client or self._redis
@@ -59,39 +83,45 @@ class RedisStore:
 
     async def get(self, conference_id: str) -> Conference:
         async with self._locks.setdefault(conference_id, asyncio.Lock()):
-            return await self._catch_up(conference_id)
+            with unavailable("the conference"):
+                return await self._catch_up(conference_id)
 
     async def execute(self, conference_id: str, decide: Decide,
                       expect_version: int | None = None) -> tuple[Conference, list[Event]]:
         version_key, stream = self._keys(conference_id)
         async with self._locks.setdefault(conference_id, asyncio.Lock()):
-            for _ in range(MAX_RETRIES):
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    try:
-                        await pipe.watch(version_key)
-                        stored = int(await pipe.get(version_key) or 0)
-                        conf = await self._catch_up(conference_id, pipe)
-                        if conf.version != stored:
-                            continue  # the stream and the key disagree for a moment: retry
-                        if expect_version is not None and expect_version != conf.moderation_version:
-                            raise Conflict("The conference changed meanwhile; your screen now shows the "
-                                           "current state.", key="changed", version=conf.moderation_version)
-                        drafts = list(decide(conf))
-                        if not drafts:
-                            return conf, []
-                        now = self._clock()
-                        events = number(drafts, conference_id, conf.version, now)
-                        pipe.multi()
-                        for e in events:
-                            pipe.xadd(stream, {"e": e.dumps()}, id=f"{e.seq}-0")
-                        pipe.set(version_key, events[-1].seq)
-                        await pipe.execute()
-                    except WatchError:
-                        continue  # another process wrote first: catch up and decide again
-                for e in events:
-                    apply(conf, e)
-                    self._logs[conference_id].append(e)
-                return conf, events
+            with unavailable("the conference"):
+                return await self._execute(conference_id, decide, expect_version, version_key, stream)
+
+    async def _execute(self, conference_id: str, decide: Decide, expect_version: int | None,
+                       version_key: str, stream: str) -> tuple[Conference, list[Event]]:
+        for _ in range(MAX_RETRIES):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(version_key)
+                    stored = int(await pipe.get(version_key) or 0)
+                    conf = await self._catch_up(conference_id, pipe)
+                    if conf.version != stored:
+                        continue  # the stream and the key disagree for a moment: retry
+                    if expect_version is not None and expect_version != conf.moderation_version:
+                        raise Conflict("The conference changed meanwhile; your screen now shows the "
+                                       "current state.", key="changed", version=conf.moderation_version)
+                    drafts = list(decide(conf))
+                    if not drafts:
+                        return conf, []
+                    now = self._clock()
+                    events = number(drafts, conference_id, conf.version, now)
+                    pipe.multi()
+                    for e in events:
+                        pipe.xadd(stream, {"e": e.dumps()}, id=f"{e.seq}-0")
+                    pipe.set(version_key, events[-1].seq)
+                    await pipe.execute()
+                except WatchError:
+                    continue  # another process wrote first: catch up and decide again
+            for e in events:
+                apply(conf, e)
+                self._logs[conference_id].append(e)
+            return conf, events
         raise Unavailable("The conference is too busy to change right now; try again.")
 
     async def events(self, conference_id: str, since: int = 0) -> list[Event]:
@@ -100,27 +130,3 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._redis.aclose()
-
-
-class OwnerLease:
-    """Which process hosts a conference's media: a Redis key with a time-to-live, renewed by
-    its owner. Another process takes over only when the owner stops renewing it."""
-
-    def __init__(self, store: RedisStore, conference_id: str, me: str, ttl_s: float = 15.0) -> None:
-        self._redis = store._redis
-        self.key = f"{store._prefix}:conf:{conference_id}:owner"
-        self.me = me
-        self.ttl_ms = int(ttl_s * 1000)
-
-    async def claim(self) -> tuple[str, bool]:
-        """Renew or take the lease; returns (owner, whether this process just took it)."""
-        if await self._redis.set(self.key, self.me, nx=True, px=self.ttl_ms):
-            return self.me, True
-        owner = await self._redis.get(self.key)
-        if owner == self.me:
-            await self._redis.pexpire(self.key, self.ttl_ms)
-        return owner or "", False
-
-    async def release(self) -> None:
-        if await self._redis.get(self.key) == self.me:
-            await self._redis.delete(self.key)

@@ -191,6 +191,7 @@ export class MediaClient extends EventTarget {
     this.conn.request("rtc:start", {}).then((ack) => {
       if (gen !== this.generation || ack.ok) return;
       this.lastError = ack.message || ack.error;
+      if (ack.key === "not_owner") this.conn.relocate?.();  // another process hosts the media now
       this._restart("start_refused");
     });
   }
