@@ -40,18 +40,22 @@ class MediaFollower:
                     self.hub.apply_media(conf)
                     self.seen = conf.version
                     continue
-                await self.store.wait_events(cid, self.seen, self.block_ms)
-                events = await self.store.events(cid, since=self.seen)
+                if not await self.store.wait_events(cid, self.seen, self.block_ms):
+                    continue
+                woke = time.time()
+                conf = await self.hub.conference()  # catches up from the stream
+                events = self.store.cached_events(cid, since=self.seen)
                 if not events:
                     continue
                 self.seen = events[-1].seq
                 relevant = [e for e in events if e.type.split(".", 1)[0] in MEDIA_KINDS]
                 if relevant and self.is_owner():
-                    self.hub.apply_media(await self.hub.conference())
-                    lag = round((time.time() - relevant[-1].at) * 1000, 1)
+                    self.hub.apply_media(conf)
+                    now = time.time()
+                    lag = round((now - relevant[-1].at) * 1000, 1)
                     self.lags_ms = (self.lags_ms + [lag])[-200:]
                     log.info("media followed", extra={"seq": relevant[-1].seq, "type": relevant[-1].type,
-                                                      "lag_ms": lag})
+                                                      "lag_ms": lag, "wake_ms": round((woke - relevant[-1].at) * 1000, 1)})
             except asyncio.CancelledError:
                 raise
             except Unavailable:

@@ -105,7 +105,7 @@ class Ownership:
                 raise
             except Exception:
                 log.exception("ownership tick failed")
-            await asyncio.sleep(self.ttl_s / 3 if self.redis_ok else min(1.0, self.ttl_s / 3))
+            await asyncio.sleep(self.ttl_s / 3 if self.redis_ok else min(0.5, self.ttl_s / 3))
 
     async def close(self) -> None:
         try:

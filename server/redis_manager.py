@@ -11,6 +11,8 @@ import time
 
 import socketio
 
+from signaling.redis_errors import quick_retry
+
 LOG_EVERY_S = 30.0
 
 
@@ -44,7 +46,8 @@ def manager_logger() -> logging.Logger:
 class DewanRedisManager(socketio.AsyncRedisManager):
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel=channel, logger=manager_logger(),
-                         redis_options={"socket_connect_timeout": 2.0, "health_check_interval": 5})
+                         redis_options={"socket_connect_timeout": 2.0, "socket_timeout": 5.0,
+                                        "health_check_interval": 5, "retry": quick_retry()})
 
     async def _redis_listen_with_retries(self):  # pragma: no cover - the library's loop, capped
         retry_sleep = 0.5

@@ -7,7 +7,7 @@ renew and release are compare-and-set: a process renews or releases only the tok
 - A holder renews every ttl/3. Redis being unreachable is NOT the lease being lost (nobody else
   can take it either): `claim` raises Unavailable and the caller keeps forwarding.
 - When the key is gone (the holder died, or stayed away longer than the TTL), the previous
-  holder's address takes it back at once; any other process waits `takeover_wait` more (the
+  holder's address takes it back at once; any other process waits `takeover_wait` (ttl/2) more (the
   previous holder, back from a Redis restart, gets to re-claim first). Then it takes the lease
   with a new epoch.
 - If, when Redis answers again, the key names someone else, the caller must stop forwarding.
@@ -78,7 +78,7 @@ class OwnerLease:
         self.key = base
         self.me = me
         self.ttl_ms = int(ttl_s * 1000)
-        self.wait_ms = int((ttl_s / 3 if takeover_wait_s is None else takeover_wait_s) * 1000)
+        self.wait_ms = int((ttl_s / 2 if takeover_wait_s is None else takeover_wait_s) * 1000)
         self.token = ""  # ours while we hold the lease
         self._claim = redis_client.register_script(CLAIM)
         self._release = redis_client.register_script(RELEASE)

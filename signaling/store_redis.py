@@ -20,7 +20,7 @@ from redis.exceptions import WatchError
 
 from .errors import Conflict, Unavailable
 from .events import Event, number
-from .redis_errors import unavailable
+from .redis_errors import quick_retry, unavailable
 from .replay import apply
 from .state import Conference
 from .store import Decide
@@ -32,7 +32,7 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "dewan", clock: Callable[[], float] = time.time) -> None:
         # short timeouts: a partitioned Redis must become `unavailable`, not a hung request
         self._redis = aioredis.from_url(url, decode_responses=True, socket_timeout=3.0,
-                                        socket_connect_timeout=2.0)
+                                        socket_connect_timeout=2.0, retry=quick_retry())
         self.url = url
         self.prefix = prefix
         self._prefix = prefix
@@ -126,7 +126,13 @@ class RedisStore:
 
     async def events(self, conference_id: str, since: int = 0) -> list[Event]:
         await self.get(conference_id)
-        return [e for e in self._logs[conference_id] if e.seq > since]
+        return self.cached_events(conference_id, since)
+
+    def cached_events(self, conference_id: str, since: int = 0) -> list[Event]:
+        """The events this process has already read (no round trip), past `since`."""
+        log = self._logs.get(conference_id, [])
+        start = next((i for i in range(len(log) - 1, -1, -1) if log[i].seq <= since), -1) + 1
+        return log[start:]
 
     async def close(self) -> None:
         await self._redis.aclose()

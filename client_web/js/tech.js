@@ -545,11 +545,24 @@ $("#preview-sound").addEventListener("click", () => {
   showPreviewSound();
 });
 
+// The state store (Redis with several processes): down is shown in words, with since when.
+function renderStore(store) {
+  const node = $("#store-status");
+  if (!node) return;
+  const redis = store && store.backend === "redis";
+  node.hidden = !redis;
+  if (!redis) return;
+  node.dataset.state = store.ok ? "ok" : "down";
+  node.textContent = store.ok ? t("tech.store_ok", { owner: store.owner || "?" })
+    : t("tech.store_down", { time: timeOf(store.down_since) });
+}
+
 // ---------------------------------------------------------------------------- events
 function onHealth(payload) {
   if (!payload || typeof payload !== "object") return;
   view.health = { points: payload.points || {}, alerts: payload.alerts || [], server_time: payload.server_time };
   view.receivedAt = Date.now();
+  renderStore(payload.store);
   announceNewAlerts(view.health.alerts);
   renderTiles();
   renderAlerts();

@@ -70,8 +70,13 @@ class DewanServer:
         self.stop(kill=kill)
         return self.start()
 
+    cwd = ROOT
+
+    def cli_args(self, *args: str) -> list[str]:
+        return [*DEWAN, *args, *self._args()]
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*DEWAN, *args, *self._args()], cwd=ROOT, env=self.env,
+        return subprocess.run(self.cli_args(*args), cwd=ROOT, env=self.env,
                               capture_output=True, text=True, timeout=30)
 
     @property
