@@ -130,11 +130,19 @@ class AppContext:
                         "(appendonly yes, appendfsync everysec) or RDB snapshots keep the conference",
                         extra={"why": str(exc)})
             return
-        if config.get("appendonly") != "yes" and not config.get("save", "").strip():
-            log.warning("Redis keeps nothing on disk (appendonly no, no save rules): a Redis restart loses "
-                        "the conference; run it with --appendonly yes --appendfsync everysec (see README)")
+        problem = persistence_problem(config)
+        if problem:
+            log.warning(problem)
         else:
             log.info("redis persistence", extra={k: v for k, v in config.items()})
+
+
+def persistence_problem(config: dict[str, str]) -> str | None:
+    """The one-line warning when neither AOF nor RDB snapshots would keep the conference."""
+    if config.get("appendonly") == "yes" or config.get("save", "").strip():
+        return None
+    return ("Redis keeps nothing on disk (appendonly no, no save rules): a Redis restart loses the "
+            "conference; run it with --appendonly yes --appendfsync everysec (see README)")
 
 
 def create_app(settings: Settings, points: PointDirectory | None = None) -> web.Application:

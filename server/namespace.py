@@ -147,6 +147,15 @@ class ConfNamespace(socketio.AsyncNamespace):
                                          "mode": "precheck"})
             return
         self.hub.sessions[sid] = session
+        try:
+            await self._enter(sid, session)
+        except DewanError as exc:  # e.g. Redis away: refuse now, the page retries
+            self.hub.sessions.pop(sid, None)
+            log.info("connection refused", extra={"sid": sid, "why": exc.message})
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, {"error": exc.code, "key": exc.key})
+
+    async def _enter(self, sid: str, session: Session) -> None:
+        identity = session.identity
         await self.enter_room(sid, ALL)
         if has(identity.role, Perm.MODERATE):
             await self.enter_room(sid, CHAIRS)
@@ -193,12 +202,16 @@ class ConfNamespace(socketio.AsyncNamespace):
             await self.hub.media.close_peer(sid, "disconnected")
         if session.precheck:
             return
-        if ident.point is not None and await self.hub.station_registry.release(ident.point, sid):
-            await self.hub.execute(lambda c: floor.point_left(c, ident.point, "disconnected",
-                                                              self.hub.clock(), self.hub.policy))
-        else:
-            conf = await self.hub.conference()
-            await self.hub.emit("roster", self.hub.roster(conf), room=ALL)
+        try:
+            if ident.point is not None and await self.hub.station_registry.release(ident.point, sid):
+                await self.hub.execute(lambda c: floor.point_left(c, ident.point, "disconnected",
+                                                                  self.hub.clock(), self.hub.policy))
+            else:
+                conf = await self.hub.conference()
+                await self.hub.emit("roster", self.hub.roster(conf), room=ALL)
+        except Unavailable as exc:  # recorded when Redis is back (server/ownership.py reconcile)
+            log.warning("a leave could not be recorded now", extra={"sid": sid, "point": ident.point,
+                                                                    "why": exc.message})
 
     # --- conference ---------------------------------------------------------------------
     async def conference_open(self, s: Session, data: object):

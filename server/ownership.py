@@ -83,7 +83,9 @@ class Ownership:
         except Unavailable as exc:
             self._redis_down(exc)
             return
-        self._redis_up()
+        if not self.redis_ok:
+            self._redis_up()
+            await self.reconcile()
         if state.status == "taken":
             await self._take()
         elif state.status == "renewed":
@@ -147,6 +149,16 @@ class Ownership:
                 await sio.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
         log.warning("another process holds the media lease: closed every peer here",
                     extra={"owner": new_owner, "peers_closed": len(with_media)})
+
+    async def reconcile(self) -> None:
+        """Leaves that could not be recorded while Redis was away: record them now."""
+        try:
+            for point, (instance, sid) in (await self.stations.all()).items():
+                if instance == self.instance and sid not in self.ctx.hub.sessions:
+                    if await self.stations.release(point, instance, sid):
+                        await self.ctx.hub.mark_offline([point], "disconnected")
+        except Unavailable:
+            pass
 
     def _redis_down(self, exc: Unavailable) -> None:
         if self.redis_ok:

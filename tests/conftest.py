@@ -39,9 +39,15 @@ async def chromium():
 
 
 @pytest.fixture
-def redis_url(tmp_path):
+def redis_server(tmp_path):
+    """A real redis-server (AOF in tmp_path) that a test may stop and start again."""
     from tests.support.redis_server import RedisServer
 
     server = RedisServer(tmp_path)
-    yield server.url
+    yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    return redis_server.url

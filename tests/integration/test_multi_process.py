@@ -17,6 +17,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 
 import pytest
 import pytest_asyncio
@@ -211,6 +212,21 @@ async def test_a_rotated_link_is_disconnected_everywhere_within_2s(cluster):
     await page.context.close()
 
 
+async def test_a_second_window_on_the_other_process_replaces_the_first(cluster):
+    c = cluster
+    first = await connect(c, c.a, "dien-chau")
+    second = await connect(c, c.b, "dien-chau")
+    await first.wait_for("error", lambda e: e["error"] == "replaced", timeout=5)
+    deadline = time.monotonic() + 5
+    while first.sio.connected:
+        assert time.monotonic() < deadline, "the first window stayed connected"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    state = (await second.request("state:get"))["state"]
+    assert "dien-chau" in state["roster"]["online"] and second.sio.connected  # the leave of the first is no leave
+    await second.close()
+
+
 async def test_kill_9_of_the_owner_b_takes_over_and_the_pages_follow(cluster):
     c = cluster
     queue = [await connect(c, c.b, p) for p in QUEUE]  # stations on B: they live through A's death
@@ -232,8 +248,11 @@ async def test_kill_9_of_the_owner_b_takes_over_and_the_pages_follow(cluster):
         assert time.monotonic() - killed < 40, "the listener decodes nothing after the takeover"
         await asyncio.sleep(0.05)
     first_frame = time.monotonic() - killed
-    took = re.search(r"now hosts the conference's media", c.b.log_text())
+    decoded_at = time.time()
+    took = re.search(r"ts=(\S+) level=warning logger=dewan.ownership msg=\"this process now hosts", c.b.log_text())
     assert took and healthz(c.b)[1]["is_owner"]
+    took_at = datetime.strptime(took.group(1), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    assert decoded_at - took_at < 5.0  # media flows again within 5 s of the takeover
     for page in (c.hall, c.speaker):
         await page.wait_for_function(
             f"() => window.dewan.conn.base === {json.dumps(c.b.base_url)}", timeout=15000)
@@ -244,5 +263,6 @@ async def test_kill_9_of_the_owner_b_takes_over_and_the_pages_follow(cluster):
     assert [e["point"] for e in state["queue"]["entries"]] == QUEUE
     remaining = deadline - state["server_time"]
     assert 0 < remaining < 600
-    print(f"\nkill -9 -> pages on B {moved:.1f}s, first decoded hall frame {first_frame:.1f}s "
+    print(f"\nkill -9 -> pages on B {moved:.1f}s, first decoded hall frame {first_frame:.1f}s, "
+          f"{decoded_at - took_at:.1f}s after B took the lease "
           f"(lease TTL {LEASE_TTL_S}s); floor vinh with {remaining:.0f}s left, queue {QUEUE} intact")

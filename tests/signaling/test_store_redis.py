@@ -6,7 +6,9 @@ import asyncio
 import pytest
 
 from signaling import conference, floor
-from signaling.errors import Conflict
+from signaling.errors import Conflict, Unavailable
+from signaling.lease import OwnerLease
+from signaling.registry import StationMap
 from signaling.store_redis import RedisStore
 
 KNOWN = {"vinh", "cua-lo", "thai-hoa"}
@@ -56,3 +58,67 @@ async def test_two_processes_granting_at_once_never_double_grant(redis_url):
         await one.execute("c", lambda c: floor.revoke(c, "chair:x"))
     for s in (one, two):
         await s.close()
+
+
+async def test_redis_away_is_unavailable_never_half_applied_and_recovers(redis_server):
+    store = RedisStore(redis_server.url)
+    await setup(store)
+    version = (await store.get("c")).version
+    redis_server.stop()
+    policy = floor.FloorPolicy()
+    with pytest.raises(Unavailable) as err:
+        await store.execute("c", lambda c: floor.grant(c, None, None, 10.0, policy, "chair:x", KNOWN))
+    assert err.value.key == "store_down"
+    with pytest.raises(Unavailable):
+        await store.get("c")
+    local = store._conferences["c"]
+    assert local.version == version and local.floor.holder is None  # nothing applied locally
+    redis_server.start()  # AOF: the conference survived the restart
+    conf, events = await store.execute("c", lambda c: floor.grant(c, None, None, 10.0, policy, "chair:x", KNOWN))
+    assert conf.floor.holder == "cua-lo" and events[0].seq == version + 1
+    fresh = RedisStore(redis_server.url)
+    assert (await fresh.get("c")).floor.holder == "cua-lo"
+    for s in (store, fresh):
+        await s.close()
+
+
+async def test_the_lease_is_compare_and_set_and_fenced(redis_server):
+    store = RedisStore(redis_server.url)
+    a = OwnerLease(store.client, "dewan", "c", "http://a", ttl_s=1.0, takeover_wait_s=0.3)
+    b = OwnerLease(store.client, "dewan", "c", "http://b", ttl_s=1.0, takeover_wait_s=0.3)
+    first = await a.claim()
+    assert first.status == "taken" and first.owner == "http://a"
+    assert (await b.claim()).status == "other" and (await a.claim()).status == "renewed"
+    assert not await b.release() and await store.client.get(a.key) == first.token  # b cannot drop a's lease
+    # a stops renewing: b waits past the TTL, then the takeover wait, then takes a NEW token
+    await asyncio.sleep(1.1)
+    assert (await b.claim()).status == "waiting"
+    await asyncio.sleep(0.35)
+    taken = await b.claim()
+    assert taken.status == "taken" and taken.token != first.token
+    # a comes back: its renew is refused (the fencing token differs); it must stop
+    late = await a.claim()
+    assert late.status == "other" and late.owner == "http://b" and a.token == ""
+    assert not await a.release() and await store.client.get(b.key) == taken.token
+    # Redis unreachable is not "lost": claim raises, the holder keeps its token
+    redis_server.stop()
+    with pytest.raises(Unavailable):
+        await b.claim()
+    assert b.token == taken.token
+    redis_server.start()
+    await asyncio.sleep(1.1)  # the key expired while Redis was down: its last holder re-claims at once
+    again = await b.claim()
+    assert again.status == "taken" and again.owner == "http://b"
+    assert await b.release() and await store.client.get(b.key) is None
+    await store.close()
+
+
+async def test_a_second_window_on_another_process_replaces_the_first(redis_url):
+    store = RedisStore(redis_url)
+    stations = StationMap(store.client, "dewan", "c")
+    assert await stations.claim("vinh", "proc-a", "sid1") is None
+    assert await stations.claim("vinh", "proc-b", "sid2") == ("proc-a", "sid1")
+    assert not await stations.release("vinh", "proc-a", "sid1")  # the replaced window's leave
+    assert await stations.all() == {"vinh": ("proc-b", "sid2")}
+    assert await stations.release("vinh", "proc-b", "sid2") and await stations.all() == {}
+    await store.close()

@@ -14,7 +14,8 @@ from tests.support.server import free_port
 
 
 class RedisServer:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, aof: bool = True) -> None:
+        self.aof = aof
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             raise RuntimeError("redis-server is not installed (make test installs Debian's redis-server)")
@@ -27,7 +28,7 @@ class RedisServer:
     def start(self) -> "RedisServer":
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.folder)],
+             "--appendonly", "yes" if self.aof else "no", "--appendfsync", "everysec", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
