@@ -1,7 +1,8 @@
 """Several processes (--redis): who hosts the conference's media, who is alive, and what a
 process does when the media lease comes to it or leaves it. See signaling/lease.py.
 
-Every ttl/3 a process beats in the registry and claims the lease (compare-and-set):
+Every ttl/3 a process beats in the registry and claims the lease (compare-and-set); a
+non-holder polls again just when the holder's lease would expire:
 - taken: the stations whose process is dead are marked offline (their grace starts), the
   relay is pointed at the current floor, THEN the process answers as owner;
 - renewed: nothing changes;
@@ -75,14 +76,16 @@ class Ownership:
                                  headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
 
     # --- the loop ---------------------------------------------------------------------------------
-    async def tick(self) -> None:
+    async def tick(self) -> float:
+        """One beat and claim; returns how long to wait before the next."""
+        period = self.ttl_s / 3
         try:
             await self.registry.beat(self.instance, self.ctx.me, time.time())
             state = await self.lease.claim()
             await self.alive_instances()
         except Unavailable as exc:
             self._redis_down(exc)
-            return
+            return min(0.5, period)
         if not self.redis_ok:
             self._redis_up()
             await self.reconcile()
@@ -91,23 +94,27 @@ class Ownership:
         elif state.status == "renewed":
             self.owner = self.ctx.me
         elif state.status == "waiting":
-            pass  # the lease is free; its last holder may still re-claim it: keep pointing there
+            # the lease is free; its last holder may still re-claim it: keep pointing there
+            return min(period, state.ms_left / 1000 + 0.02)
         else:
             if self.owner == self.ctx.me:
                 await self._lose(state.owner)
             self.owner = state.owner if state.owner != self.ctx.me else ""
+            return min(period, state.ms_left / 1000 + 0.02)  # poll again just as it would expire
+        return period
 
     async def run(self) -> None:
         import asyncio
 
         while True:
+            wait = self.ttl_s / 3
             try:
-                await self.tick()
+                wait = await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("ownership tick failed")
-            await asyncio.sleep(self.ttl_s / 3 if self.redis_ok else min(0.5, self.ttl_s / 3))
+            await asyncio.sleep(max(0.02, wait))
 
     async def close(self) -> None:
         try:

@@ -7,7 +7,7 @@ renew and release are compare-and-set: a process renews or releases only the tok
 - A holder renews every ttl/3. Redis being unreachable is NOT the lease being lost (nobody else
   can take it either): `claim` raises Unavailable and the caller keeps forwarding.
 - When the key is gone (the holder died, or stayed away longer than the TTL), the previous
-  holder's address takes it back at once; any other process waits `takeover_wait` (ttl/2) more (the
+  holder's address takes it back at once; any other process waits `takeover_wait` (min(ttl/2, 2 s)) more (the
   previous holder, back from a Redis restart, gets to re-claim first). Then it takes the lease
   with a new epoch.
 - If, when Redis answers again, the key names someone else, the caller must stop forwarding.
@@ -24,9 +24,9 @@ CLAIM = """
 local cur = redis.call('GET', KEYS[1])
 if cur and cur == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {cur, 'renewed'}
+  return {cur, 'renewed', tonumber(ARGV[2])}
 end
-if cur then return {cur, 'other'} end
+if cur then return {cur, 'other', redis.call('PTTL', KEYS[1])} end
 local last = redis.call('GET', KEYS[2])
 if last and string.match(last, '^(.*)#') ~= ARGV[3] then
   local t = redis.call('TIME')
@@ -34,16 +34,16 @@ if last and string.match(last, '^(.*)#') ~= ARGV[3] then
   local since = tonumber(redis.call('GET', KEYS[4]) or '0')
   if since == 0 then
     redis.call('SET', KEYS[4], now, 'PX', 3 * tonumber(ARGV[2]))
-    return {'', 'waiting'}
+    return {'', 'waiting', tonumber(ARGV[4])}
   end
-  if now - since < tonumber(ARGV[4]) then return {'', 'waiting'} end
+  if now - since < tonumber(ARGV[4]) then return {'', 'waiting', tonumber(ARGV[4]) - (now - since)} end
 end
 local epoch = redis.call('INCR', KEYS[3])
 local token = ARGV[3] .. '#' .. epoch
 redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
 redis.call('SET', KEYS[2], token)
 redis.call('DEL', KEYS[4])
-return {token, 'taken'}
+return {token, 'taken', tonumber(ARGV[2])}
 """
 
 RELEASE = """
@@ -63,6 +63,7 @@ def owner_url(token: str) -> str:
 class LeaseState:
     token: str  # the holder's fencing token, "" when nobody holds the lease
     status: str  # "taken" (by us, just now), "renewed" (ours), "other" (someone else's), "waiting"
+    ms_left: int = 0  # other: until the lease expires; waiting: until it may be taken
 
     @property
     def owner(self) -> str:
@@ -78,7 +79,8 @@ class OwnerLease:
         self.key = base
         self.me = me
         self.ttl_ms = int(ttl_s * 1000)
-        self.wait_ms = int((ttl_s / 2 if takeover_wait_s is None else takeover_wait_s) * 1000)
+        # long enough for a previous holder retrying every 0.5 s (server/ownership.py) to win
+        self.wait_ms = int((min(ttl_s / 2, 2.0) if takeover_wait_s is None else takeover_wait_s) * 1000)
         self.token = ""  # ours while we hold the lease
         self._claim = redis_client.register_script(CLAIM)
         self._release = redis_client.register_script(RELEASE)
@@ -87,9 +89,10 @@ class OwnerLease:
         """Renew our lease or take a free one (compare-and-set). Raises Unavailable when Redis
         does not answer: the caller keeps whatever it had."""
         with unavailable("the media lease"):
-            token, status = await self._claim(keys=self.keys, args=[self.token, self.ttl_ms, self.me, self.wait_ms])
+            token, status, ms_left = await self._claim(keys=self.keys,
+                                                       args=[self.token, self.ttl_ms, self.me, self.wait_ms])
         self.token = token if status in ("taken", "renewed") else ""
-        return LeaseState(token, status)
+        return LeaseState(token, status, max(0, int(ms_left)))
 
     async def release(self) -> bool:
         if not self.token:

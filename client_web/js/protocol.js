@@ -14,7 +14,7 @@ const SERVER_EVENTS = ["state", "conference", "queue", "floor", "roster", "recor
 // socket drops (the process died, or it gave the media away and dropped us) the page asks the
 // processes it knows (GET /owner, the current one first) where the owner is and connects there
 // by itself; "reconnecting" meanwhile. The list comes with the page and with every `state`.
-const RETRY_MS = [250, 500, 1000, 1000, 1500];
+const RETRY_MS = [250, 500, 1000];
 const OWNER_TIMEOUT_MS = 1500;
 
 export class Connection extends EventTarget {

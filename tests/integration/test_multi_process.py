@@ -216,7 +216,7 @@ async def test_a_second_window_on_the_other_process_replaces_the_first(cluster):
     c = cluster
     first = await connect(c, c.a, "dien-chau")
     second = await connect(c, c.b, "dien-chau")
-    await first.wait_for("error", lambda e: e["error"] == "replaced", timeout=5)
+    await first.wait_for("error", lambda e: e["error"] == "replaced", timeout=10)
     deadline = time.monotonic() + 5
     while first.sio.connected:
         assert time.monotonic() < deadline, "the first window stayed connected"
