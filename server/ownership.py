@@ -66,9 +66,12 @@ class Ownership:
                 "owner": self.owner, "me": self.ctx.me, "is_owner": self.is_owner(),
                 "processes": self.urls()}
 
-    async def alive_instances(self) -> set[str]:
-        self.processes = await self.registry.alive(time.time(), self.ttl_s)
-        return set(self.processes) | {self.instance}
+    async def alive_instances(self, slack: float = 1.0) -> set[str]:
+        """Instances whose beat is younger than `slack` x the lease TTL (and this one)."""
+        alive = await self.registry.alive(time.time(), self.ttl_s * slack)
+        if slack == 1.0:
+            self.processes = alive
+        return set(alive) | {self.instance}
 
     async def owner_endpoint(self, request: web.Request) -> web.Response:
         """GET /owner (any origin): where a page finds the media owner after its process died."""

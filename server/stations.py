@@ -39,7 +39,8 @@ class SharedStations:
         instance, old_sid = previous
         if instance == own.instance:
             return old_sid if old_sid in self.hub.sessions else None
-        return old_sid if instance in await own.alive_instances() else None
+        # a slow process is still told (3 x TTL); a dead one has nobody to tell
+        return old_sid if instance in await own.alive_instances(slack=3.0) else None
 
     async def release(self, point: str, sid: str) -> bool:
         if self.hub.stations.get(point) == sid:

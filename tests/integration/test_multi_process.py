@@ -30,7 +30,7 @@ from tests.support.server import DewanServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120), pytest.mark.asyncio(loop_scope="module")]
 
-LEASE_TTL_S = 3
+LEASE_TTL_S = 5  # short for the test; a loaded 2-core machine can starve a 3 s lease
 VIDEO = "video=320x180@15"
 QUEUE = ["thai-hoa", "hoang-mai", "quynh-luu"]
 
@@ -51,6 +51,15 @@ async def growth(page, read, seconds: float) -> float:
     before = await read(page)
     await asyncio.sleep(seconds)
     return await read(page) - before
+
+
+async def stops(page, read, tolerance: float, within: float = 6.0, window: float = 0.5) -> float:
+    """Seconds until `read` grows by at most `tolerance` over `window` (a loaded machine's
+    decoder may still be playing what arrived before); fails after `within`."""
+    started = time.monotonic()
+    while await growth(page, read, window) > tolerance:
+        assert time.monotonic() - started < within, "it goes on"
+    return time.monotonic() - started
 
 
 def follow_lags(server: DewanServer) -> list[float]:
@@ -118,8 +127,7 @@ async def test_the_floor_set_on_b_is_what_the_listeners_on_a_hear(cluster):
     print(f"owner relay applied the committed events {lags} ms after their commit")
 
     assert (await c.chair.request("floor:revoke"))["ok"]
-    await asyncio.sleep(0.5)
-    assert await growth(c.listener, lambda p: frames(p, "floor"), 1.5) <= 1  # the floor slot stopped
+    await stops(c.listener, lambda p: frames(p, "floor"), 0)  # the floor slot stopped
 
     assert (await c.chair.request("floor:grant", {"point": "vinh"}))["ok"]
     await c.listener.wait_for_function(
@@ -129,7 +137,7 @@ async def test_the_floor_set_on_b_is_what_the_listeners_on_a_hear(cluster):
     heard = await growth(c.listener, lambda p: energy(p, "floor"), 1.5)
     assert heard > 0
     assert (await c.chair.request("audio:mute", {"point": "vinh", "muted": True}))["ok"]
-    await asyncio.sleep(0.5)
+    await stops(c.listener, lambda p: energy(p, "floor"), heard / 3 / 20)
     muted = await growth(c.listener, lambda p: energy(p, "floor"), 1.5)
     assert muted < heard / 20, (heard, muted)  # silent while the turn goes on
     assert await growth(c.listener, lambda p: frames(p, "floor"), 1.0) > 3  # the picture stays
@@ -140,7 +148,8 @@ async def test_the_floor_set_on_b_is_what_the_listeners_on_a_hear(cluster):
 
 async def test_a_redis_outage_refuses_changes_and_the_hall_goes_on(cluster):
     c = cluster
-    tech = await connect(c, c.a, "tech")
+    tech = await new_page(c.browser, c.a.page_url("tech"))  # the technician dashboard
+    await tech.wait_for_selector("#store-status[data-state='ok']", timeout=15000)
     c.redis.stop()
     stopped = time.monotonic()
     ack = await c.chair.request("floor:grant", {"point": "cua-lo"})
@@ -149,7 +158,8 @@ async def test_a_redis_outage_refuses_changes_and_the_hall_goes_on(cluster):
         status, body = healthz(server)
         assert status == 503 and body["store"] == "redis", body
     # the technicians are told (the owner's health broadcast stays local while Redis is away)
-    await tech.wait_for("health", lambda h: h.get("store", {}).get("ok") is False, timeout=5)
+    await tech.wait_for_selector("#store-status[data-state='down']", timeout=8000)
+    assert "Redis" in await tech.inner_text("#store-status")
     assert await growth(c.listener, lambda p: frames(p, "hall"), 2.0) > 10  # the hall goes on
     assert await growth(c.listener, lambda p: frames(p, "floor"), 1.0) > 3  # and the floor
     down_for = time.monotonic() - stopped
@@ -165,11 +175,11 @@ async def test_a_redis_outage_refuses_changes_and_the_hall_goes_on(cluster):
     print(f"\nRedis down {down_for:.1f}s; a change succeeds {time.monotonic() - back:.1f}s after it is back")
     status, body = healthz(c.a)
     assert status == 200 and body["status"] == "open" and body["is_owner"]  # AOF kept it; A still owns
-    await tech.wait_for("health", lambda h: h.get("store", {}).get("ok") is True, timeout=5)
+    await tech.wait_for_selector("#store-status[data-state='ok']", timeout=10000)
+    await tech.context.close()
     # a change made on B after the outage still reaches the relay on A
     assert (await c.chair.request("floor:revoke"))["ok"]
-    await asyncio.sleep(0.5)
-    assert await growth(c.listener, lambda p: frames(p, "floor"), 1.0) <= 1
+    await stops(c.listener, lambda p: frames(p, "floor"), 0)
     assert (await c.chair.request("floor:grant", {"point": "vinh", "limit_s": 600}))["ok"]
     await c.listener.wait_for_function(
         "async () => { const s = (await window.dewan.rtc.stats()).floor; return s && s.video.framesDecoded > 0; }",
