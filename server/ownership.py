@@ -7,8 +7,8 @@ non-holder polls again just when the holder's lease would expire:
   relay is pointed at the current floor, THEN the process answers as owner;
 - renewed: nothing changes;
 - other, while we were the owner (we were cut off longer than the TTL and another process
-  took it): every peer is closed and every media socket dropped at once, so the pages go and
-  find the new owner; never two relays for one conference;
+  took it): every peer is closed and every socket dropped at once, so the pages go and find
+  the new owner; never two relays for one conference;
 - Redis unreachable: nothing changes. The owner keeps forwarding (nobody can take the lease
   while nobody reaches Redis); state changes are refused with `unavailable` meanwhile.
 
@@ -21,6 +21,7 @@ itself is never decided twice: Redis serialises every change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -107,8 +108,6 @@ class Ownership:
         return period
 
     async def run(self) -> None:
-        import asyncio
-
         while True:
             wait = self.ttl_s / 3
             try:
@@ -154,11 +153,11 @@ class Ownership:
         with_media = list(router.peers)
         for participant in with_media:
             await router.close_peer(participant, "not_owner")
-        for sid in with_media:
-            if sid in self.ctx.hub.sessions:
-                await sio.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+        sessions = list(self.ctx.hub.sessions)  # every page: each finds the owner by itself
+        for sid in sessions:
+            await sio.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
         log.warning("another process holds the media lease: closed every peer here",
-                    extra={"owner": new_owner, "peers_closed": len(with_media)})
+                    extra={"owner": new_owner, "peers_closed": len(with_media), "sockets_dropped": len(sessions)})
 
     async def reconcile(self) -> None:
         """Leaves that could not be recorded while Redis was away: record them now."""

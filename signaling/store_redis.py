@@ -5,7 +5,7 @@ re-decides on the fresh state, or gets "changed meanwhile" when it acted on a ve
 
 Redis not answering is `Unavailable` (key "store_down"): a change is either committed by one
 EXEC or not at all, and the local copy applies events only once they are committed. The owner
-follows the stream with `wait_events` (XREAD BLOCK). Redis is imported here and in lease.py,
+follows the stream with `read_events` (XREAD BLOCK). Redis is imported here and in lease.py,
 registry.py and redis_errors.py only."""
 
 from __future__ import annotations
@@ -61,11 +61,14 @@ class RedisStore:
                 out.update(await self._redis.config_get(name))
             return out
 
-    async def wait_events(self, conference_id: str, after: int, block_ms: int = 1000) -> bool:
-        """Block until the stream has an event past `after` (or `block_ms` passed)."""
+    async def read_events(self, conference_id: str, after: int, block_ms: int = 1000,
+                          count: int = 500) -> list[Event]:
+        """The events past `after`, waiting up to `block_ms` for one (XREAD BLOCK); no lock,
+        no shared state: a follower keeps its own replica."""
         _, stream = self._keys(conference_id)
         with unavailable("the conference"):
-            return bool(await self._redis.xread({stream: f"{after}-0"}, count=1, block=block_ms))
+            reply = await self._redis.xread({stream: f"{after}-0"}, count=count, block=block_ms)
+        return [Event.from_json(json.loads(fields["e"])) for _, entries in reply for _, fields in entries]
 
     async def _catch_up(self, conference_id: str, client=None) -> Conference:
         client = client or self._redis
@@ -126,13 +129,8 @@ class RedisStore:
 
     async def events(self, conference_id: str, since: int = 0) -> list[Event]:
         await self.get(conference_id)
-        return self.cached_events(conference_id, since)
+        return [e for e in self._logs[conference_id] if e.seq > since]
 
-    def cached_events(self, conference_id: str, since: int = 0) -> list[Event]:
-        """The events this process has already read (no round trip), past `since`."""
-        log = self._logs.get(conference_id, [])
-        start = next((i for i in range(len(log) - 1, -1, -1) if log[i].seq <= since), -1) + 1
-        return log[start:]
 
     async def close(self) -> None:
         await self._redis.aclose()
