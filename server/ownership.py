@@ -151,8 +151,8 @@ class Ownership:
         self.owner = new_owner
         router, sio = self.ctx.router, self.ctx.sio
         with_media = list(router.peers)
-        for participant in with_media:
-            await router.close_peer(participant, "not_owner")
+        # all at once: each close stops its forwarding before its first await
+        await asyncio.gather(*(router.close_peer(p, "not_owner") for p in with_media), return_exceptions=True)
         sessions = list(self.ctx.hub.sessions)  # every page: each finds the owner by itself
         for sid in sessions:
             await sio.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
