@@ -32,7 +32,7 @@ from tests.support.server import DewanServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120), pytest.mark.asyncio(loop_scope="module")]
 
-LEASE_TTL_S = 5  # short for the test; a loaded 2-core machine can starve a 3 s lease
+LEASE_TTL_S = 8  # short for the test; a machine loaded ~15 on 2 cores starved a 5 s one
 VIDEO = "video=320x180@15"
 QUEUE = ["thai-hoa", "hoang-mai", "quynh-luu"]
 
@@ -208,14 +208,20 @@ async def test_a_rotated_link_is_disconnected_everywhere_within_2s(cluster):
     await page.wait_for_selector("#conn-status[data-state='connected']", timeout=15000)
     on_b = await connect(c, c.b, "yen-thanh")  # a station whose socket lives on B
     old_b_token = on_b.token
-    rotated = await asyncio.gather(rotate(c.a, "nghi-loc"), rotate(c.a, "yen-thanh"))
+    dropped: list[float] = []
+    on_b.sio.on("disconnect", lambda *args: dropped.append(time.monotonic()), namespace="/conf")
+    page_cli = asyncio.create_task(rotate(c.a, "nghi-loc"))  # the two commands run side by side
+    b_cli = asyncio.create_task(rotate(c.a, "yen-thanh"))
+    rotated = await page_cli
     await page.wait_for_selector("#conn-status[data-state='refused']", timeout=2000)
-    page_s = time.monotonic() - rotated[0]
-    while on_b.sio.connected:
-        assert time.monotonic() - rotated[1] < 2.0, "the session on B was not disconnected within 2 s"
+    page_s = time.monotonic() - rotated
+    rotated = await b_cli
+    while not dropped:
+        assert time.monotonic() - rotated < 2.0, "the session on B was not disconnected within 2 s"
         await asyncio.sleep(0.05)
-    print(f"\nrotated links dropped: page on A {page_s:.2f}s, socket on B {time.monotonic() - rotated[1]:.2f}s "
-          "after the command returned")
+    b_s = dropped[0] - rotated
+    assert b_s < 2.0
+    print(f"\nrotated links dropped: page on A <= {page_s:.2f}s, socket on B {b_s:.2f}s after the command returned")
     for server, token in ((c.a, old_page_token), (c.b, old_b_token)):
         stale = ConfClient(server.base_url, token)
         with pytest.raises(Exception):
@@ -252,6 +258,8 @@ async def test_kill_9_of_the_owner_b_takes_over_and_the_pages_follow(cluster):
     deadline = floor["deadline"]
     await wait_frames(c.listener, "floor", 1)
 
+    assert healthz(c.a)[1]["is_owner"]  # A owns the media until the kill
+    log_before = len(c.b.log_text())
     c.a.stop(kill=True)
     killed = time.monotonic()
     await c.listener.wait_for_selector("#conn-status[data-state='reconnecting']", timeout=5000)
@@ -264,7 +272,8 @@ async def test_kill_9_of_the_owner_b_takes_over_and_the_pages_follow(cluster):
         await asyncio.sleep(0.05)
     first_frame = time.monotonic() - killed
     decoded_at = time.time()
-    took = re.search(r"ts=(\S+) level=warning logger=dewan.ownership msg=\"this process now hosts", c.b.log_text())
+    took = re.search(r"ts=(\S+) level=warning logger=dewan.ownership msg=\"this process now hosts",
+                     c.b.log_text()[log_before:])  # the takeover after the kill
     assert took and healthz(c.b)[1]["is_owner"]
     took_at = datetime.strptime(took.group(1), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
     assert decoded_at - took_at < 5.0  # media flows again within 5 s of the takeover
