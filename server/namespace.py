@@ -303,10 +303,11 @@ class ConfNamespace(socketio.AsyncNamespace):
             raise NotFound(f"Unknown point {p.point!r}.")
         message = {"from": s.identity.label, "role": s.identity.role, "point": p.point,
                    "text": p.text, "at": self.hub.clock()}
-        await self.hub.emit("message", message, room=point_room(p.point))
-        await self.hub.emit("message", message, room=HEALTH)
+        # recorded first: with Redis away the message is refused, not shown and then lost
         await self.hub.execute(lambda c: [Draft("message.sent", {"point": p.point, "text": p.text},
                                                       s.identity.actor)])
+        await self.hub.emit("message", message, room=point_room(p.point))
+        await self.hub.emit("message", message, room=HEALTH)
         delivered = p.point in self.hub.stations
         return {"delivered": delivered}
 
