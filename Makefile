@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip -q --disable-pip-version-check
 SERVE_ARGS ?=
 
-.PHONY: serve test bench setup setup-test system-test-deps clean
+.PHONY: serve test bench bench-peers setup setup-test system-test-deps clean
 
 serve: setup
 	$(VENV)/bin/dewan serve $(SERVE_ARGS)
@@ -15,6 +15,10 @@ test: setup-test system-test-deps
 
 bench: setup-test
 	$(PY) -m bench.hub
+
+# Dewan against Janus VideoRoom (installs Debian's janus when missing)
+bench-peers: setup-test
+	$(PY) -m bench.peers
 
 setup: $(VENV)/.app-installed node_modules/.installed
 

@@ -53,9 +53,9 @@ class LoadGenProcess:
         self.lock = asyncio.Lock()
 
     @classmethod
-    async def start(cls, batch_ms: float = 2.0) -> "LoadGenProcess":
+    async def start(cls, batch_ms: float = 2.0, host: str = HOST) -> "LoadGenProcess":
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.loadgen", "--host", HOST, "--batch-ms", str(batch_ms),
+            sys.executable, "-m", "bench.loadgen", "--host", host, "--batch-ms", str(batch_ms),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             cwd=str(Path(__file__).resolve().parent.parent), limit=2**22)
         self = cls(proc)

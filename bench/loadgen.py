@@ -14,6 +14,20 @@ Talks JSON lines on stdin/stdout (driven by bench/hub.py):
     -> {"op": "reset"}            (start a new measurement window)
     -> {"op": "close", "ids": [ID, ...]}   (close peers, forget all counters)
     -> {"op": "stop"}
+
+For SFUs where the client offers (Janus's VideoRoom publishers):
+
+    -> {"op": "offer", "id": ID, "video": "hall"|"point", "audio": bool}
+    <- {"op": "offer", "id": ID, "sdp": SDP, "ssrcs": {"audio": S, "video": S}}
+    -> {"op": "accept", "id": ID, "sdp": SDP}   <- {"op": "accepted"}
+
+Latency (the same measurement for every SFU; see bench/latency.py):
+
+    -> {"op": "batch", "ms": 0}                 (read sockets per datagram, or in batches)
+    -> {"op": "latency", "on": true}            (record send/receive times of RTP datagrams)
+    -> {"op": "latency", "on": false, "pairs": [[received_ssrc, source_ssrc], ...]}
+    <- {"op": "latency", "samples": N, "p50_ms": X, "p99_ms": Y, "pairs_matched": M}
+    -> {"op": "remote_ssrcs", "id": ID}         <- {"op": "remote_ssrcs", "mids": {mid: ssrc}}
 """
 
 from __future__ import annotations
@@ -37,8 +51,11 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
+
+from bench.latency import LatencyRecorder
 
 from server.media.ice import configure_host_addresses, enlarge_socket_buffers
 
@@ -165,13 +182,14 @@ class StreamCounter:
         return self.ext_max + 1
 
 
-def count_rtp_at_socket(streams: dict, rtx_pts: set) -> None:
+def count_rtp_at_socket(streams: dict, rtx_pts: set, recorder: "LatencyRecorder") -> None:
     """Count received RTP straight from the datagram: the RTP header (SSRC, sequence
     number) is in the clear in SRTP, so media never goes further than aioice's protocol
     callback (no queue, no SRTP, no RtpPacket, no receiver, no NACK): the load generator
     keeps up with ~10k packets/s and the figure is the relay's delivery as is. STUN, DTLS
     and RTCP take aiortc's normal path."""
     original = StunProtocol.datagram_received
+    original_send = StunProtocol.send_data
 
     def datagram_received(self, data: bytes, addr) -> None:
         if 127 < data[0] < 192 and not 191 < data[1] < 224:  # RTP, not RTCP
@@ -179,6 +197,11 @@ def count_rtp_at_socket(streams: dict, rtx_pts: set) -> None:
                 return
             ssrc = int.from_bytes(data[8:12], "big")
             seq = (data[2] << 8) | data[3]
+            if recorder.on:
+                fd = self.__dict__.get("_bench_fd")
+                if fd is None:
+                    fd = self._bench_fd = self.transport.get_extra_info("socket").fileno()
+                recorder.received(data, ssrc, seq, fd)
             counter = streams.get(ssrc)
             if counter is None:
                 streams[ssrc] = StreamCounter(seq)
@@ -187,7 +210,13 @@ def count_rtp_at_socket(streams: dict, rtx_pts: set) -> None:
             return
         original(self, data, addr)
 
+    async def send_data(self, data: bytes, addr) -> None:
+        if recorder.on and 127 < data[0] < 192 and not 191 < data[1] < 224:
+            recorder.sent(data)
+        await original_send(self, data, addr)
+
     StunProtocol.datagram_received = datagram_received
+    StunProtocol.send_data = send_data
 
 
 class LoadGen:
@@ -198,7 +227,8 @@ class LoadGen:
         self.peers: dict[str, RTCPeerConnection] = {}
         self.streams: dict[int, StreamCounter] = {}
         self.rtx_pts: set[int] = set()
-        count_rtp_at_socket(self.streams, self.rtx_pts)
+        self.recorder = LatencyRecorder()
+        count_rtp_at_socket(self.streams, self.rtx_pts, self.recorder)
         self.tracks: list[ReplayTrack] = []
         self.base = (0, 0, 0, 0)
 
@@ -226,6 +256,48 @@ class LoadGen:
                             if c.mimeType.lower().endswith("/rtx"))
         return pc.localDescription.sdp
 
+    def _publish(self, pc: RTCPeerConnection, kind: str, frames) -> ReplayTrack:
+        track = ReplayTrack(kind, frames)
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        caps = RTCRtpSender.getCapabilities(kind).codecs
+        wanted = ("audio/opus",) if kind == "audio" else ("video/VP8", "video/rtx")
+        transceiver.setCodecPreferences([c for c in caps if c.mimeType in wanted])
+        if kind == "video":
+            transceiver.sender._send_keyframe = lambda: setattr(track, "want_key", True)
+        self.tracks.append(track)
+        return transceiver
+
+    async def offer(self, msg: dict) -> dict:
+        """A publisher that offers (Janus's VideoRoom): audio first, then video."""
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[],
+                                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.peers[msg["id"]] = pc
+        ssrcs = {}
+        if msg.get("audio"):
+            ssrcs["audio"] = self._publish(pc, "audio", self.audio).sender._ssrc
+        if msg.get("video"):
+            ssrcs["video"] = self._publish(pc, "video", self.video[msg["video"]]).sender._ssrc
+        await pc.setLocalDescription(await pc.createOffer())
+        enlarge_socket_buffers(pc, 4 << 20)
+        return {"op": "offer", "id": msg["id"], "sdp": pc.localDescription.sdp, "ssrcs": ssrcs}
+
+    async def accept(self, msg: dict) -> None:
+        pc = self.peers[msg["id"]]
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=msg["sdp"], type="answer"))
+
+    def remote_ssrcs(self, peer_id: str) -> dict:
+        """mid -> the media SSRC the remote side announced for it (receive m-lines)."""
+        from aiortc.sdp import SessionDescription
+
+        pc = self.peers[peer_id]
+        out = {}
+        for media in SessionDescription.parse(pc.remoteDescription.sdp).media:
+            fid = [int(g.items[0]) for g in media.ssrc_group if g.semantic == "FID"]
+            ssrc = fid[0] if fid else (media.ssrc[0].ssrc if media.ssrc else None)
+            if ssrc is not None and media.rtp.muxId:
+                out[media.rtp.muxId] = ssrc
+        return out
+
     def totals(self) -> tuple:
         streams = self.streams.values()
         return (sum(c.received for c in streams), sum(c.expected for c in streams),
@@ -243,15 +315,18 @@ class LoadGen:
             await pc.close()
 
 
-async def batch_wakeups(ms: float) -> None:
+async def batch_wakeups(batch: dict) -> None:
     """Sleep (blocking, not in epoll) between loop iterations, so datagrams pile up in
     the socket buffers and are read in batches. On loopback every datagram sent to a
     process waiting in epoll makes the SENDER pay a cross-CPU wake-up (~80 us on this VM,
     more than the relay's own per-packet work); real receivers are across a network, so
     the relay's CPU would otherwise be measured with a cost it never pays in production."""
     while True:
-        time.sleep(ms / 1000)
-        await asyncio.sleep(0)
+        if batch["ms"] > 0:
+            time.sleep(batch["ms"] / 1000)
+            await asyncio.sleep(0)
+        else:
+            await asyncio.sleep(0.05)
 
 
 async def main() -> None:
@@ -262,8 +337,8 @@ async def main() -> None:
     args = parser.parse_args()
     configure_host_addresses([args.host])
     gen = LoadGen()
-    if args.batch_ms > 0:
-        batcher = asyncio.ensure_future(batch_wakeups(args.batch_ms))  # noqa: F841
+    batch = {"ms": args.batch_ms}
+    batcher = asyncio.ensure_future(batch_wakeups(batch))  # noqa: F841
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -296,6 +371,22 @@ async def main() -> None:
             gen.streams.clear()
             gen.tracks, gen.base = [], (0, 0, 0, 0)
             send({"op": "closed"})
+        elif msg["op"] == "offer":
+            send(await gen.offer(msg))
+        elif msg["op"] == "accept":
+            await gen.accept(msg)
+            send({"op": "accepted"})
+        elif msg["op"] == "remote_ssrcs":
+            send({"op": "remote_ssrcs", "mids": gen.remote_ssrcs(msg["id"])})
+        elif msg["op"] == "batch":
+            batch["ms"] = float(msg["ms"])
+            send({"op": "batch"})
+        elif msg["op"] == "latency":
+            if msg["on"]:
+                gen.recorder.start()
+                send({"op": "latency"})
+            else:
+                send({"op": "latency", **gen.recorder.stop([tuple(p) for p in msg["pairs"]])})
         elif msg["op"] == "stop":
             break
     await gen.close()
