@@ -24,6 +24,8 @@ from .media import MediaSettings, Router, selfcheck
 from .media_wiring import MediaEvents
 from .namespace import ConfNamespace
 from .pages import Pages, check_vendor
+from .recording.service import RecordingService
+from .recording.web import RecordingRoutes
 from .settings import Settings
 
 log = logging.getLogger("dewan.app")
@@ -67,6 +69,8 @@ class AppContext:
         MediaEvents(self.hub, self.router).register(self.namespace)
         self.health = HealthService(self.hub, self.router, HealthThresholds.from_mapping(settings.health))
         self.health.register(self.namespace)
+        self.recording = RecordingService(self.hub, self.router, self.me)
+        self.recording.register(self.namespace)
         self.pages = Pages(self)
 
     def _generations_stamp(self) -> float:
@@ -112,6 +116,7 @@ class AppContext:
         (their grace periods start) and point the relay at the current floor."""
         await self.hub.mark_all_offline("server_restart")
         self.hub.apply_media(await self.hub.conference())
+        await self.recording.resume()
 
 
 def create_app(settings: Settings, points: PointDirectory | None = None) -> web.Application:
@@ -121,6 +126,7 @@ def create_app(settings: Settings, points: PointDirectory | None = None) -> web.
     app["ctx"] = ctx
     ctx.sio.attach(app, socketio_path="socket.io")
     ctx.pages.routes(app)
+    RecordingRoutes(ctx).routes(app)
     app.router.add_get("/metrics", ctx.health.metrics_endpoint)
     app.cleanup_ctx.append(_background(ctx))
     return app
@@ -130,7 +136,8 @@ def _background(ctx: AppContext):
     async def run(app: web.Application):
         await selfcheck()
         tasks = [asyncio.create_task(ctx.hub.run_timers(), name="floor-timers"),
-                 asyncio.create_task(ctx.health.run(), name="health")]
+                 asyncio.create_task(ctx.health.run(), name="health"),
+                 asyncio.create_task(ctx.recording.run(), name="recording")]
         if ctx.lease is None:
             await ctx.start_owning()
         else:
@@ -148,6 +155,7 @@ def _background(ctx: AppContext):
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await ctx.recording.close()
         await ctx.router.close()
         if ctx.lease is not None:
             await ctx.lease.release()
