@@ -11,9 +11,11 @@ import { connect } from "./protocol.js";
 import { t, lang } from "./i18n.js";
 import { $, el, pointName, announce, bindConnection, toast } from "./ui.js";
 import { MediaClient } from "./rtc.js";
+import { bindRecordings } from "./tech_recordings.js";
 
 const conn = connect();
 bindConnection(conn);
+bindRecordings(conn);
 
 const RANK = { down: 0, poor: 1, degraded: 2, unknown: 3, good: 4 };
 const HISTORY_REFRESH_MS = 10000;
@@ -31,7 +33,7 @@ const view = {
   notices: [],             // `notice` events (station replaced, precheck results)
   previewPoint: null,
 };
-window.dewan = { conn, view };
+window.dewan = { ...(window.dewan || {}), conn, view };
 
 // ---------------------------------------------------------------------------- formatting
 const nf0 = new Intl.NumberFormat(lang(), { maximumFractionDigits: 0 });
@@ -567,7 +569,7 @@ conn.on("message", (msg) => {
 conn.on("notice", (n) => {
   view.notices.push(n);
   if (view.notices.length > 200) view.notices.shift();
-  if (n.type === "station_replaced" || (n.type === "precheck" && n.result?.verdict !== "ready")) {
+  if (n.type === "station_replaced" || n.type.startsWith("recording_") || (n.type === "precheck" && n.result?.verdict !== "ready")) {
     beep("poor");
     flash($("#tech-alerts-panel"));
   }
