@@ -131,6 +131,7 @@ class Hub:
             "floor": self.floor_payload(conf, now),
             "roster": self.roster(conf),
             "recording": recording_ops.payload(conf.recording),
+            "chairs": self.settings.links.chair_people(),  # actor -> name, title (who did what)
             "settings": {"default_limit_s": self.settings.floor.default_limit_s,
                          "warning_s": self.settings.floor.warning_s,
                          "max_limit_s": self.settings.floor.max_limit_s},

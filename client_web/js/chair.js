@@ -165,7 +165,8 @@ conn.on("log", ({ events }) => {
   const log = $("#log");
   for (const e of events) {
     log.prepend(el("li", {}, el("time", {}, new Date(e.at * 1000).toLocaleTimeString()), " ",
-      t(`event.${e.type}`, { point: pointName(conn.state, e.data?.point), title: e.data?.title ?? "" })));
+      t(`event.${e.type}`, { point: pointName(conn.state, e.data?.point), title: e.data?.title ?? "" }),
+      conn.state?.chairs?.[e.actor] ? el("span", { class: "who" }, ` · ${conn.state.chairs[e.actor].name}`) : null));
   }
   while (log.children.length > 50) log.lastChild.remove();
 });

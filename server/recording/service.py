@@ -30,7 +30,7 @@ from . import manifest as mf
 log = logging.getLogger("dewan.recording")
 TICK_S = 1.0
 MANIFEST_EVERY_S = 2.0
-DISK_EVERY_S = 5.0
+DISK_EVERY_S = 2.0
 GIB = 1024 ** 3
 
 
@@ -89,6 +89,8 @@ class RecordingService:
         payload = rec.payload(conf.recording)
         await self.hub.emit("recording", payload, room=ALL)
         log.info("recording started", extra={"session": session, "actor": actor, "reason": reason})
+        if self.recorder is None:  # the recorder could not start: say so rather than pretend
+            return await self.stop("system", "failed")
         return payload
 
     async def stop(self, actor: str, reason: str, **extra) -> dict:
@@ -114,12 +116,18 @@ class RecordingService:
             with contextlib.suppress(Exception):
                 await self.stop("system", "conference_closed")
             return
+        free = free_gb(self.root)
+        if free < self.settings.min_free_gb:
+            await self._disk_low(free, running=True)
+            return
         async with self._lock:
             conf, _ = await self.hub.execute(lambda c: rec.new_segment(c, self.process, "resumed", self.hub.clock()))
             await self._begin_segment(conf.recording)
         await self.hub.emit("recording", rec.payload(conf.recording), room=ALL)
         log.info("recording resumed", extra={"session": conf.recording["session"],
                                              "segment": conf.recording["segment"]})
+        if self.recorder is None:
+            await self.stop("system", "failed")
 
     async def close(self) -> None:
         """Process shutdown: end this segment cleanly; the session stays on in the journal, so the
@@ -139,14 +147,14 @@ class RecordingService:
     async def _begin_segment(self, state: dict) -> None:
         session, number = state["session"], state["segment"]
         seg_dir = self.session_dir(session) / f"seg-{number:03d}"
-        seg_dir.mkdir(parents=True, exist_ok=True)
         now = self.hub.clock()
         self.segment = {"session": session, "dir": seg_dir.name, "number": number, "process": self.process,
                         "started_at": round(now, 3), "ended_at": None, "updated_at": round(now, 3), "tracks": []}
         try:
+            seg_dir.mkdir(parents=True, exist_ok=True)
             self.recorder = self.recorder_factory(self.router, seg_dir)
             self.recorder.start()
-        except Exception:
+        except Exception:  # the caller stops the session with reason "failed"
             log.exception("the recorder failed to start")
             self.recorder = None
         self._write_segment()
@@ -172,7 +180,10 @@ class RecordingService:
             with contextlib.suppress(Exception):
                 seg["tracks"] = self.recorder.tracks()
         seg["updated_at"] = round(self.hub.clock(), 3)
-        mf.write_json_atomic(self.session_dir(seg["session"]) / seg["dir"] / mf.SEGMENT, seg)
+        try:
+            mf.write_json_atomic(self.session_dir(seg["session"]) / seg["dir"] / mf.SEGMENT, seg)
+        except OSError as exc:  # e.g. the disk is full: the journal still has the metadata
+            log.error("segment.json not written: %s", exc)
 
     async def _write_manifest(self, session: str | None, now: float) -> None:
         """Rebuilt from the whole event log each time (the store is the truth, also for events
@@ -190,7 +201,10 @@ class RecordingService:
         except ValueError:
             log.exception("manifest of %s not written", session)
             return
-        mf.write_json_atomic(self.session_dir(session) / mf.MANIFEST, data)
+        try:
+            mf.write_json_atomic(self.session_dir(session) / mf.MANIFEST, data)
+        except OSError as exc:  # the previous manifest stays whole (rename is atomic)
+            log.error("manifest of %s not written: %s", session, exc)
 
     # --- background ------------------------------------------------------------------------
     def _on_events(self, events: list[Event]) -> None:
@@ -224,6 +238,10 @@ class RecordingService:
                 await asyncio.sleep(TICK_S)
                 now = time.monotonic()
                 if self.segment is None:
+                    continue
+                if self.recorder is not None and self.recorder.error:
+                    log.error("recorder failed: %s", self.recorder.error)
+                    await self.stop("system", "failed", error=str(self.recorder.error)[:200])
                     continue
                 if now - last_disk >= DISK_EVERY_S:
                     last_disk = now
