@@ -111,6 +111,7 @@ class Recorder:
         for sink in self.sinks:
             if sink.header is None or sink.packets == 0:
                 continue
+            sink.settle()
             name = track_file_name(sink.slot)
             out.append({
                 "slot": sink.slot,

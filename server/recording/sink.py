@@ -6,7 +6,10 @@ the previous source until the new one's key frame arrives (make before break), a
 sequence numbers and timestamps are rewritten so the slot is ONE continuous stream across
 speaker changes (as :class:`server.media.forward.Consumer` does). Across a change, or after
 a time with no source (idle floor), the timestamp advances by the wall time that passed, so
-the recorded RTP clock stays a wall clock: ``clock_map`` gives the exact points.
+the recorded RTP clock stays a wall clock; ``clock_map`` gives the exact points: one per
+source change and one every ``CLOCK_POINT_EVERY_S`` (the sources' clocks drift), each
+placed by the packet of its span that arrived with the least delay (as a jitter buffer
+does: the first key frame after a PLI is often late, its timestamp is not).
 
 The hot path (``forward``) only rewrites the 12-byte header and appends
 ``(arrival time, RTP bytes)`` to ``batch``; the recorder hands the batch to the writer
@@ -58,6 +61,9 @@ class RecorderSink:
         self._last_ts: Optional[int] = None
         self._last_ts_at = 0.0
         self._ext_ts: Optional[int] = None  # last unwrapped timestamp (see _unwrap)
+        self._span_ts = 0  # timestamp of the current clock-map point
+        self._span_wall = 0.0  # its wall time: the least-delayed packet's estimate
+        self._point: Optional[list] = None  # the current clock-map point
         self._holes: set[int] = set()
         self._hole_since = 0.0
         self.batch: list = []
@@ -139,6 +145,10 @@ class RecorderSink:
             self._out_seq = seq
             self._last_ts = ts
             self._last_ts_at = now
+            # the point's wall time from the packet that waited least on its way here
+            wall = now - ((ts - self._span_ts) & 0xFFFFFFFF) / self.clock_rate
+            if wall < self._span_wall:
+                self._span_wall = wall
         elif (seq - self._span_start) & 0xFFFF >= 0x8000:
             return  # older than this source's first packet here: not part of the track
         elif self._holes:
@@ -188,7 +198,15 @@ class RecorderSink:
         ext = self._unwrap(next_ts)
         if self.first_ts is None:
             self.first_ts = ext
-        self.clock_map.append([ext, round(now, 6)])
+        self._new_point(ext, next_ts, now)
+
+    def _new_point(self, ext: int, ts: int, wall: float) -> None:
+        """A clock-map point: ``ts`` was at ``wall``, or earlier if a later packet of this
+        span shows that ``wall`` came late (a key frame after a PLI often does)."""
+        self._span_ts = ts
+        self._span_wall = wall
+        self._point = [ext, round(wall, 6)]
+        self.clock_map.append(self._point)
 
     def _unwrap(self, ts: int) -> int:
         """The timestamp counted on from the first one without 32-bit wrap-around (the
@@ -214,6 +232,7 @@ class RecorderSink:
         if self._last_ts is None:
             return
         last_ext = self._unwrap(self._last_ts)
+        self.settle()
         if self.source is not None and self.kind == "video":
             if self._holes and now - self._hole_since >= LOSS_WAIT_S:
                 self._holes.clear()
@@ -223,7 +242,14 @@ class RecorderSink:
                 self.source.request_keyframe()
         if (self.source is not None and now - self._last_ts_at < 0.5
                 and now - self.clock_map[-1][1] >= CLOCK_POINT_EVERY_S):
-            self.clock_map.append([last_ext, round(self._last_ts_at, 6)])
+            wall = self._span_wall + ((self._last_ts - self._span_ts) & 0xFFFFFFFF) \
+                / self.clock_rate
+            self._new_point(last_ext, self._last_ts, wall)
+
+    def settle(self) -> None:
+        """Fold the packets since the last check into the current clock-map point."""
+        if self._point is not None:
+            self._point[1] = round(self._span_wall, 6)
 
     @property
     def last_ts(self) -> Optional[int]:

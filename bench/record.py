@@ -1,0 +1,112 @@
+"""Recording cost and export speed (``python -m bench.hub --record``).
+
+1. Relay CPU of the hub scenario without and with the recorder (hall audio/video and the
+   floor's, written by the writer thread: its CPU counts, it is the relay's process), run
+   back to back in ``--pairs`` pairs, the order alternating (off/on, on/off, ...) so that a
+   drift of the machine's load does not favour one side. Ratio per pair; the median.
+2. Export speed: the recording of the last "on" run exported (WebMs + audio mix) in a
+   ``nice`` subprocess, as ``dewan export`` does; seconds of media per second of wall time.
+
+Writes bench/results/hub-record.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .hub import RESULTS, LoadGenProcess, hub, table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def export_speed(session_dir: Path, recording: dict) -> dict:
+    manifest = {"started_at": recording["started_at"], "segments": recording["segments"]}
+    (session_dir / "manifest.json").write_text(json.dumps(manifest))
+    out = session_dir / "export"
+    code = ("import json, sys, time; from pathlib import Path;"
+            "from server.recording.media_export import export_media;"
+            "d = Path(sys.argv[1]); m = json.loads((d / 'manifest.json').read_text());"
+            "t = time.perf_counter(); export_media(d, m, d / 'export', m['started_at']);"
+            "print(time.perf_counter() - t)")
+    cpu0 = os.times()
+    proc = subprocess.run(["nice", "-n", "10", sys.executable, "-c", code, str(session_dir)],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    cpu1 = os.times()
+    wall = float(proc.stdout.strip().splitlines()[-1])
+    media_s = recording["ended_at"] - recording["started_at"]
+    size = sum(p.stat().st_size for p in session_dir.rglob("*.rtp"))
+    return {
+        "media_seconds": round(media_s, 1),
+        "export_wall_seconds": round(wall, 2),
+        "export_media_s_per_s": round(media_s / wall, 1),
+        "export_cpu_seconds": round((cpu1.children_user + cpu1.children_system)
+                                    - (cpu0.children_user + cpu0.children_system), 2),
+        "recorded_mb": round(size / 1e6, 1),
+        "exported_files": sorted(p.name for p in out.iterdir()),
+    }
+
+
+async def main(args) -> dict:
+    gen = await LoadGenProcess.start()
+    runs = []
+    work = Path(tempfile.mkdtemp(prefix="dewan-bench-rec-"))
+    try:
+        for i in range(args.pairs):
+            pair = {}
+            for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
+                record_dir = work / f"pair{i}" if mode == "on" else None
+                result = await hub(gen, args.seconds, args.points, 0.0, record_dir)
+                pair[mode] = result
+                print(f"pair {i + 1} recording {mode}: relay CPU "
+                      f"{result['relay_cpu_core_fraction']}", flush=True)
+            runs.append(pair)
+    finally:
+        await gen.stop()
+    try:
+        last = next(p for p in reversed(runs))
+        speed = export_speed(work / f"pair{len(runs) - 1}", last["on"]["recording"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ratios = [p["on"]["relay_cpu_core_fraction"] / p["off"]["relay_cpu_core_fraction"]
+              for p in runs]
+    tracks = last["on"]["recording"]["segments"][0]["tracks"]
+    result = {
+        "relay_cpu_off": [p["off"]["relay_cpu_core_fraction"] for p in runs],
+        "relay_cpu_on": [p["on"]["relay_cpu_core_fraction"] for p in runs],
+        "ratios": [round(r, 3) for r in ratios],
+        "median_ratio": round(statistics.median(ratios), 3),
+        "recorded_pps": round(sum(t["packets"] for t in tracks)
+                              / max(last["on"]["recording"]["ended_at"]
+                                    - last["on"]["recording"]["started_at"], 1e-6), 1),
+        "recorded_tracks": sorted(t["slot"] for t in tracks),
+        **speed,
+        "seconds": args.seconds,
+        "points": args.points,
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "hub-record.json").write_text(json.dumps(result, indent=2) + "\n")
+    r = result
+    print(table([
+        ("metric", "value", "target"),
+        ("relay CPU without recording (cores)", " ".join(map(str, r["relay_cpu_off"])), ""),
+        ("relay CPU with recording (cores)", " ".join(map(str, r["relay_cpu_on"])), ""),
+        ("with / without, per pair", " ".join(map(str, r["ratios"])), ""),
+        ("  median of the pairs", r["median_ratio"], "<= 1.1"),
+        ("recorded packets/s", r["recorded_pps"], ""),
+        ("export: seconds of media per second", r["export_media_s_per_s"], ""),
+        ("  media s | wall s | CPU s", f"{r['media_seconds']} | {r['export_wall_seconds']}"
+         f" | {r['export_cpu_seconds']}", ""),
+        ("machine load average (1 min)", r["load_average_1m"], f"{r['cpu_count']} cores"),
+    ]))
+    print(f"wrote {RESULTS / 'hub-record.json'}")
+    return result
