@@ -9,7 +9,7 @@ from .events import Draft
 from .state import OPEN, PAUSED, Conference
 
 # why a recording stopped (pages translate `recording.reason.<reason>`)
-STOP_REASONS = ("chair", "conference_closed", "disk_low", "failed", "server_stopped")
+STOP_REASONS = ("chair", "conference_closed", "disk_low", "failed")
 
 
 def start(conf: Conference, session: str, actor: str, reason: str, now: float, process: str) -> list[Draft]:
