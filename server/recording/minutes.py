@@ -98,7 +98,7 @@ def minutes(manifest: dict) -> dict:
         "conference": conf, "session": manifest["id"], "lang": manifest.get("lang", "vi"),
         "started_at": t0, "ended_at": manifest.get("ended_at"), "duration_s": round(_end(manifest) - t0, 3),
         "attendance": [{"point": a["point"], "name": point_name(manifest, a["point"]), "present_s": a["present_s"],
-                        "intervals": a["intervals"]} for a in manifest.get("attendance") or []],
+                        "intervals": a["intervals"]} for a in _in_points_order(manifest, manifest.get("attendance") or [])],
         "turns": [{"point": x["point"], "name": point_name(manifest, x["point"]), "topic": x.get("topic"),
                    "start": x["granted"], "start_clock": clock(x["granted"]), "offset_s": x.get("offset_s"),
                    "duration_s": x["duration_s"], "how": x.get("how"), "granted_by": x.get("granted_by"),
@@ -115,6 +115,11 @@ def minutes(manifest: dict) -> dict:
                        "point": i["data"].get("point"), "name": point_name(manifest, i["data"].get("point")),
                        "level": i["data"].get("level")} for i in manifest.get("incidents") or []],
     }
+
+
+def _in_points_order(manifest: dict, rows: list[dict]) -> list[dict]:
+    order = {p: i for i, p in enumerate(manifest.get("points") or {})}  # the hall, then points.toml's order
+    return sorted(rows, key=lambda r: (order.get(r["point"], len(order)), r["point"]))
 
 
 def duration_text(seconds: float | None) -> str:
