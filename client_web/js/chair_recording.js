@@ -3,6 +3,7 @@
 // reason?}` broadcast (reason: chair, auto, conference_closed, disk_low, ...); `agenda:set {title}`.
 import { t } from "./i18n.js";
 import { $, formatClock, toast } from "./ui.js";
+import { bindRecordings } from "./tech_recordings.js";
 
 export function bindRecording(conn, act) {
   const startBtn = $("#btn-record");
@@ -42,4 +43,5 @@ export function bindRecording(conn, act) {
   });
   setInterval(() => { if (conn.state?.recording?.active) render(); }, 1000);
   render();
+  bindRecordings(conn);  // the recordings list and exports, as on the technician page
 }

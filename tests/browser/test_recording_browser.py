@@ -32,6 +32,7 @@ async def test_chair_records_point_sees_it_technician_exports(open_page, server)
     await chair.click("#btn-record-stop")
     await point.wait_for_selector("#rec-indicator", state="hidden", timeout=5000)
     await chair.wait_for_selector("#btn-record:visible")
+    await chair.wait_for_selector("#recordings tr[data-id] .rec-export-btn")  # chairs may export too
 
     tech = await open_page("tech", "lang=en")
     row = await tech.wait_for_selector("#recordings tr[data-id]")

@@ -11,6 +11,7 @@ from signaling.recording import STOP_REASONS
 CLIENT = Path(__file__).resolve().parents[2] / "client_web"
 USERS = [CLIENT / "js" / "chair_recording.js", CLIENT / "js" / "tech_recordings.js", CLIENT / "templates" / "base.html",
          CLIENT / "templates" / "chair.html", CLIENT / "templates" / "tech.html", CLIENT / "templates" / "minutes.html",
+         CLIENT / "templates" / "_recordings.html",
          Path(__file__).resolve().parents[2] / "server" / "recording" / "minutes.py"]
 
 
