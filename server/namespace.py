@@ -10,9 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import socketio
 
-from signaling import agenda
+from signaling import agenda, floor
 from signaling import conference as conference_ops
-from signaling import floor
 from signaling import messages as m
 from signaling.errors import (
     BadRequest,

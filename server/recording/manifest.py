@@ -178,7 +178,8 @@ def incidents(events: Iterable[Event], start: float, end: float) -> list[dict]:
     return [{"at": round(e.at, 3), "offset_s": round(e.at - start, 3), "type": e.type, "actor": e.actor,
              "data": e.data}
             for e in events
-            if (e.type in ("health.alert", "health.cleared") or e.type.startswith("preview.")) and _within(e, start, end)]
+            if (e.type in ("health.alert", "health.cleared") or e.type.startswith("preview."))
+            and _within(e, start, end)]
 
 
 def build(events: list[Event], session: str, *, conference: dict, lang: str, points: dict[str, dict],

@@ -98,13 +98,15 @@ def minutes(manifest: dict) -> dict:
         "conference": conf, "session": manifest["id"], "lang": manifest.get("lang", "vi"),
         "started_at": t0, "ended_at": manifest.get("ended_at"), "duration_s": round(_end(manifest) - t0, 3),
         "attendance": [{"point": a["point"], "name": point_name(manifest, a["point"]), "present_s": a["present_s"],
-                        "intervals": a["intervals"]} for a in _in_points_order(manifest, manifest.get("attendance") or [])],
+                        "intervals": a["intervals"]}
+                       for a in _in_points_order(manifest, manifest.get("attendance") or [])],
         "turns": [{"point": x["point"], "name": point_name(manifest, x["point"]), "topic": x.get("topic"),
                    "start": x["granted"], "start_clock": clock(x["granted"]), "offset_s": x.get("offset_s"),
                    "duration_s": x["duration_s"], "how": x.get("how"), "granted_by": x.get("granted_by"),
                    "granted_by_text": person(t, x.get("granted_by")), "ongoing": x.get("ongoing", False)}
                   for x in manifest.get("turns") or []],
-        "agenda": [{"title": a["title"], "index": a.get("index"), "start": a["started"], "start_clock": clock(a["started"]),
+        "agenda": [{"title": a["title"], "index": a.get("index"), "start": a["started"],
+                    "start_clock": clock(a["started"]),
                     "end": a["ended"], "set_by": a.get("set_by"), "set_by_text": person(t, a.get("set_by"))}
                    for a in manifest.get("agenda") or []],
         "chair_actions": [{"at": c["at"], "clock": clock(c["at"]), "action": c["action"],

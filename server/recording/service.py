@@ -192,9 +192,11 @@ class RecordingService:
             return
         conf = await self.hub.conference()
         events = await self.hub.store.events(self.hub.conference_id)
-        points = {p.id: {"kind": p.kind, "names": dict(p.names)} for p in (self.hub.points.hall, *self.hub.points.districts)}
+        points = {p.id: {"kind": p.kind, "names": dict(p.names)}
+                  for p in (self.hub.points.hall, *self.hub.points.districts)}
         try:
-            data = mf.build(events, session, conference={"id": conf.id, "title": conf.title or self.hub.settings.conference.title},
+            title = conf.title or self.hub.settings.conference.title
+            data = mf.build(events, session, conference={"id": conf.id, "title": title},
                             lang=self.hub.settings.ui.default_lang, points=points,
                             chairs=self.hub.settings.links.chair_people(),
                             segments=mf.read_segments(self.session_dir(session)), now=now)

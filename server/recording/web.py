@@ -177,7 +177,8 @@ class RecordingRoutes:
             for name in job.files:
                 path = job.out_dir / name
                 if path.is_file():
-                    files.append({"name": name, "size": path.stat().st_size, "url": self._signed_url(job.session, name)})
+                    files.append({"name": name, "size": path.stat().st_size,
+                                  "url": self._signed_url(job.session, name)})
         return {"session": job.session, "state": job.state, "progress": job.progress, "error": job.error,
                 "files": files, "started_at": job.started_at}
 

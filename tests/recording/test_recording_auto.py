@@ -21,7 +21,8 @@ async def test_auto_recording_follows_the_conference(tmp_path):
         assert (await chair.request("conference:close"))["ok"]
         stopped = await point.wait_for("recording", lambda r: not r["active"])
         assert stopped["reason"] == "conference_closed" and stopped["session"] == started["session"]
-        events = [json.loads(x) for x in (server.state_dir / "conferences" / "main" / "events.jsonl").read_text().splitlines()]
+        journal = server.state_dir / "conferences" / "main" / "events.jsonl"
+        events = [json.loads(x) for x in journal.read_text().splitlines()]
         rec = [(e["type"], e["actor"], e["data"]["reason"]) for e in events if e["type"].startswith("recording.")]
         assert rec == [("recording.started", "system", "auto"), ("recording.stopped", "system", "conference_closed")]
         listed = json.loads(server.cli("recordings", "--json").stdout)

@@ -52,7 +52,8 @@ async def test_kill_9_keeps_the_recording_and_resumes_it_as_a_new_segment(server
         await hall.close()
         await chair.close()
     assert (session_dir / "seg-002" / "segment.json").exists()
-    events = [json.loads(x) for x in (server.state_dir / "conferences" / "main" / "events.jsonl").read_text().splitlines()]
+    journal = server.state_dir / "conferences" / "main" / "events.jsonl"
+    events = [json.loads(x) for x in journal.read_text().splitlines()]
     assert [e["data"]["segment"] for e in events if e["type"] == "recording.segment"] == [2]
 
     out = server.state_dir.parent / "export"

@@ -41,7 +41,8 @@ async def test_recording_stops_before_the_disk_fills(tmp_path):
         assert rec["reason"] == "disk_low" and rec["free_gb"] < 24 / 1024
         notice = await tech.wait_for("notice", lambda n: n["type"] == "recording_disk_low")
         assert notice["free_gb"] < notice["min_free_gb"]
-        events = [json.loads(x) for x in (server.state_dir / "conferences" / "main" / "events.jsonl").read_text().splitlines()]
+        journal = server.state_dir / "conferences" / "main" / "events.jsonl"
+        events = [json.loads(x) for x in journal.read_text().splitlines()]
         stopped = [e for e in events if e["type"] == "recording.stopped"]
         assert [(e["actor"], e["data"]["reason"]) for e in stopped] == [("system", "disk_low")]
         # the stop was clean: the manifest in the small disk is whole and names the reason
