@@ -243,6 +243,7 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
     if recorder is not None:
         await recorder.stop()
         result["recording"] = {"started_at": record_started, "ended_at": recorder.stopped_at,
+                               "writer_cpu_s": round(recorder.writer_cpu_s, 3),
                                "segments": [{"dir": "seg-001", "tracks": recorder.tracks()}]}
     ids = list(router.peers)
     await router.close()

@@ -71,22 +71,37 @@ async def main(args) -> dict:
     finally:
         await gen.stop()
     try:
-        last = next(p for p in reversed(runs))
+        last = runs[-1]
+        if not last["on"]["recording"]["segments"][0]["tracks"]:
+            raise SystemExit("the last run recorded nothing: were the peers connected?")
         speed = export_speed(work / f"pair{len(runs) - 1}", last["on"]["recording"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ratios = [p["on"]["relay_cpu_core_fraction"] / p["off"]["relay_cpu_core_fraction"]
               for p in runs]
+    # the same per packet the relay received: fair when a busy machine lets the load
+    # generator send less in one run than in the other
+    per_packet = [(p["on"]["relay_cpu_core_fraction"] / max(p["on"]["received_pps"], 1))
+                  / (p["off"]["relay_cpu_core_fraction"] / max(p["off"]["received_pps"], 1))
+                  for p in runs]
     tracks = last["on"]["recording"]["segments"][0]["tracks"]
     result = {
         "relay_cpu_off": [p["off"]["relay_cpu_core_fraction"] for p in runs],
         "relay_cpu_on": [p["on"]["relay_cpu_core_fraction"] for p in runs],
         "ratios": [round(r, 3) for r in ratios],
         "median_ratio": round(statistics.median(ratios), 3),
+        "received_pps_off": [p["off"]["received_pps"] for p in runs],
+        "received_pps_on": [p["on"]["received_pps"] for p in runs],
+        "per_received_packet_ratios": [round(r, 3) for r in per_packet],
+        "median_per_received_packet_ratio": round(statistics.median(per_packet), 3),
         "recorded_pps": round(sum(t["packets"] for t in tracks)
                               / max(last["on"]["recording"]["ended_at"]
                                     - last["on"]["recording"]["started_at"], 1e-6), 1),
         "recorded_tracks": sorted(t["slot"] for t in tracks),
+        "writer_thread_cpu_core_fraction": [
+            round(p["on"]["recording"]["writer_cpu_s"]
+                  / max(p["on"]["recording"]["ended_at"] - p["on"]["recording"]["started_at"],
+                        1e-6), 5) for p in runs],
         **speed,
         "seconds": args.seconds,
         "points": args.points,
@@ -102,7 +117,14 @@ async def main(args) -> dict:
         ("relay CPU with recording (cores)", " ".join(map(str, r["relay_cpu_on"])), ""),
         ("with / without, per pair", " ".join(map(str, r["ratios"])), ""),
         ("  median of the pairs", r["median_ratio"], "<= 1.1"),
+        ("received packets/s without | with", f"{r['received_pps_off']} | "
+         f"{r['received_pps_on']}", ""),
+        ("CPU per received packet, with / without", " ".join(
+            map(str, r["per_received_packet_ratios"])), ""),
+        ("  median of the pairs", r["median_per_received_packet_ratio"], "<= 1.1"),
         ("recorded packets/s", r["recorded_pps"], ""),
+        ("  writer thread CPU (cores)", " ".join(
+            map(str, r["writer_thread_cpu_core_fraction"])), ""),
         ("export: seconds of media per second", r["export_media_s_per_s"], ""),
         ("  media s | wall s | CPU s", f"{r['media_seconds']} | {r['export_wall_seconds']}"
          f" | {r['export_cpu_seconds']}", ""),

@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 RATE = 48000
-BLOCK = 960  # 20 ms, the encoder's frame size
+BLOCK = 2880  # 60 ms, the encoder's frame size (fewer, larger frames: faster)
 MIX_SLOTS = ("hall.audio", "floor.audio")
 
 
@@ -31,10 +31,11 @@ def _decoded(parts, t0: float, meter) -> "iter":
             except av.error.FFmpegError:
                 continue  # a damaged packet: a 20 ms hole
             for frame in frames:
-                samples = frame.to_ndarray().astype(np.float32)
-                if samples.ndim == 2 and samples.shape[0] > 1:  # planar channels
-                    samples = samples.mean(axis=0)
-                yield round(pts_ms * RATE / 1000), samples.reshape(-1)
+                samples = frame.to_ndarray()
+                if samples.shape[0] > 1:  # planar channels: down to mono
+                    samples = samples.sum(axis=0, dtype=np.float32) / samples.shape[0]
+                yield round(pts_ms * RATE / 1000), samples.reshape(-1).astype(np.float32,
+                                                                           copy=False)
 
 
 def _precise(part, t0: float, meter):
@@ -61,6 +62,7 @@ def write_mix(path: Path, parts_by_slot: dict, t0: float, meter) -> None:
     try:
         stream = out.add_stream("libopus", rate=RATE, layout="mono")
         stream.bit_rate = 32000
+        stream.options = {"frame_duration": "60"}
         written = 0  # next sample to encode
         buf = np.zeros(0, dtype=np.float32)  # covers [written, written + len(buf))
 

@@ -62,6 +62,11 @@ class Recorder:
         """The writer's first error (e.g. the disk is full), or None."""
         return self._writer.error if self._writer is not None else None
 
+    @property
+    def writer_cpu_s(self) -> float:
+        """CPU time the writer thread has used (benchmarks)."""
+        return self._writer.cpu_s if self._writer is not None else 0.0
+
     def start(self) -> None:
         if self._writer is not None:
             raise RuntimeError("a Recorder starts once")

@@ -9,6 +9,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -28,6 +29,7 @@ class TrackWriter:
         self._files: dict[str, object] = {}
         self.bytes_written: dict[str, int] = {}  # file name -> bytes (read by the loop)
         self.error: Optional[str] = None  # the first write error (the recorder reports it)
+        self.cpu_s = 0.0  # CPU time of this thread (benchmarks)
         self._thread = threading.Thread(target=self._run, name="recording-writer",
                                         daemon=True)
 
@@ -48,7 +50,6 @@ class TrackWriter:
 
     # -- thread ------------------------------------------------------------------------
     def _run(self) -> None:
-        import time
 
         last_sync = time.monotonic()
         done = False
@@ -64,6 +65,7 @@ class TrackWriter:
                 items = items[:items.index(None)]
             if self.error is not None:
                 continue  # broken (disk full?): drop batches, never grow the queue
+            started = time.thread_time()
             try:
                 for item in items:
                     self._write(*item)
@@ -76,6 +78,7 @@ class TrackWriter:
             except OSError as exc:
                 self.error = f"{exc.strerror or exc}"
                 logger.error("recording writer failed in %s: %s", self.segment_dir, exc)
+            self.cpu_s += time.thread_time() - started
         self._close_files()
 
     def _write(self, name: str, header: dict, batch: list) -> None:

@@ -53,6 +53,18 @@ class NoDecoder:
         return []
 
 
+def tap(sink, times):
+    forward = sink.forward
+
+    def tapped(pkt, now, ast):
+        packets = sink.packets
+        forward(pkt, now, ast)
+        if sink.packets > packets and (pkt.marker or sink.kind == "audio"):
+            times.append(now)
+
+    return tapped
+
+
 def last_arrival(path):
     reader = Reader(path)
     last = None
@@ -87,17 +99,11 @@ async def test_recorder_follows_the_floor_and_exports_webm(tmp_path, monkeypatch
         t0 = time.time()
         recorder = Recorder(router, session / "seg-001", keyframe_interval_s=3.0)
         recorder.start()
-        floor_sink = next(k for k in recorder.sinks if k.slot == "floor.video")
-        forwarded_at = []  # when the relay handed the recorder the end of a floor frame
-        forward = floor_sink.forward
-
-        def tap(pkt, now, ast):
-            packets = floor_sink.packets
-            forward(pkt, now, ast)
-            if floor_sink.packets > packets and pkt.marker:
-                forwarded_at.append(now)
-
-        floor_sink.forward = tap
+        # when the relay handed the recorder each floor packet (video: frame ends)
+        forwarded_at = {"floor.video": [], "floor.audio": [], "hall.audio": []}
+        for sink in recorder.sinks:
+            if sink.slot in forwarded_at:
+                sink.forward = tap(sink, forwarded_at[sink.slot])
         await asyncio.sleep(0.5)
         marks = {}
         router.set_floor("vinh")
@@ -109,7 +115,12 @@ async def test_recorder_follows_the_floor_and_exports_webm(tmp_path, monkeypatch
         # what is on disk now is at most a second old (a crash loses at most that)
         on_disk = await asyncio.to_thread(last_arrival, session / "seg-001/hall.video.rtp")
         assert time.time() - on_disk < 1.0
-        await asyncio.sleep(2.0)
+        router.set_muted("cualo", True)  # a muted speaker is recorded silent
+        marks["muted"] = time.time()
+        await asyncio.sleep(1.0)
+        router.set_muted("cualo", False)
+        marks["unmuted"] = time.time()
+        await asyncio.sleep(1.0)
         router.set_floor(None)  # the hall takes the floor: the floor stream idles
         marks["idle"] = time.time()
         await asyncio.sleep(1.0)
@@ -147,7 +158,7 @@ async def test_recorder_follows_the_floor_and_exports_webm(tmp_path, monkeypatch
     assert abs(len(frames) - forwarded) <= 0.05 * forwarded, (len(frames), forwarded)
     assert runs([s for _, s, _ in frames]) == [VINH_SRC, CUALO_SRC, VINH_SRC]
     times = [t for t, _, _ in frames]
-    relay = [t - t0 for t in forwarded_at]  # when the relay handed each frame over
+    relay = [t - t0 for t in forwarded_at["floor.video"]]
     assert len(relay) == forwarded == len(times)
     # placed on the session's clock where the relay had them (by their timestamps, from
     # the least-delayed packet of each turn): never later than it had them, the first and
@@ -159,6 +170,16 @@ async def test_recorder_follows_the_floor_and_exports_webm(tmp_path, monkeypatch
     gap = max(b - a for a, b in zip(times, times[1:]))
     assert gap > marks["vinh2"] - marks["idle"] - 0.1
     assert marks["vinh"] - t0 - 0.05 <= times[0] and times[-1] <= t_end - t0
+
+    # a muted speaker reaches no recording: nothing forwarded while muted, and the
+    # floor WebM holds the floor audio the relay forwarded (less what precedes the picture)
+    floor_audio = forwarded_at["floor.audio"]
+    assert not [t for t in floor_audio if marks["muted"] < t < marks["unmuted"]]
+    assert [t for t in floor_audio if marks["unmuted"] < t < marks["idle"]]
+    with av.open(str(out / "floor.webm")) as c:
+        audio = [p for p in c.demux(c.streams.audio[0]) if p.size]
+    lead = sum(1 for t in floor_audio if t - t0 < times[0])
+    assert abs(len(audio) - (len(floor_audio) - lead)) <= 0.05 * len(floor_audio)
 
     # the hall's camera sends key frames only when asked: the recorder asked every 3 s, so
     # the export is seekable (key frames marked in the WebM)
@@ -175,4 +196,6 @@ async def test_recorder_follows_the_floor_and_exports_webm(tmp_path, monkeypatch
         assert abs(v - a) < 0.1, (name, v, a)
     with av.open(str(out / "audio-mix.ogg")) as c:
         samples = sum(f.samples for f in c.decode(audio=0))
-    assert abs(samples / 48000 - (t_end - t0)) < 0.2
+    # on the session's clock, to the end of the hall's audio (placed by its timestamps,
+    # which may run up to a publisher's lag ahead of its arrival)
+    assert forwarded_at["hall.audio"][-1] - t0 - 0.5 < samples / 48000 < t_end - t0 + 0.1  # a last 60 ms block
