@@ -24,7 +24,7 @@ from server.media.rtpwire import parse_rtp
 
 from .trackfile import Reader
 
-REORDER_WINDOW_S = 1.0
+REORDER_WINDOW_S = 2.0
 REORDER_MAX_PACKETS = 5000
 
 

@@ -113,6 +113,8 @@ def timed_frames(part: TrackPart, t0: float, progress: Progress
         pts = round((clock.wall(ts, arrival) - t0) * 1000)
         if pts >= 0:
             yield pts, data, key
+        elif codec == "VP8":  # just before t0: keep it (its key frame starts the GOP)
+            yield 0, data, key
     progress.advance(reader.offset - last)
 
 

@@ -35,6 +35,7 @@ RECORDED_SLOTS = (
     ("presentation.video", "video"),
 )
 HANDOFF_INTERVAL_S = 0.25
+STOP_TIMEOUT_S = 30.0  # a hung disk must not hang the conference's shutdown
 
 
 def track_file_name(slot: str) -> str:
@@ -106,13 +107,19 @@ class Recorder:
             self.router.remove_sink(sink)
         self._handoff()
         self._writer.close()
-        await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
+        await asyncio.get_running_loop().run_in_executor(None, self._writer.join,
+                                                         STOP_TIMEOUT_S)
+        if self._writer.is_alive():
+            logger.error("recording writer in %s did not finish within %s s",
+                         self.segment_dir, STOP_TIMEOUT_S)
 
     def tracks(self) -> list[dict]:
         """Manifest entries of the tracks that received media (see the package docs)."""
         out = []
         segment = self.segment_dir.name
-        written = self._writer.bytes_written if self._writer is not None else {}
+        writer = self._writer
+        written = writer.bytes_written if writer is not None else {}
+        names = writer.names if writer is not None else {}
         for sink in self.sinks:
             if sink.header is None or sink.packets == 0:
                 continue
@@ -125,7 +132,7 @@ class Recorder:
                 "clock_rate": sink.clock_rate,
                 "payload_type": sink.payload_type,
                 "ssrc": sink.ssrc,
-                "file": f"{segment}/{name}",
+                "file": f"{segment}/{names.get(name, name)}",
                 "first_ts": sink.first_ts,
                 "last_ts": sink.last_ts,
                 "packets": sink.packets,

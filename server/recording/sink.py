@@ -30,7 +30,7 @@ from typing import Optional
 from server.media.codecs import is_keyframe
 
 _HEADER = struct.Struct("!BBHLL")
-LOSS_WAIT_S = 0.3  # a gap not repaired by NACK/RTX within this is a loss
+LOSS_WAIT_S = 0.5  # a gap not repaired by NACK/RTX within this is a loss
 CLOCK_POINT_EVERY_S = 10.0
 _PAYLOAD_TYPES = {"audio": 111, "video": 96}
 

@@ -28,6 +28,7 @@ class TrackWriter:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._files: dict[str, object] = {}
         self.bytes_written: dict[str, int] = {}  # file name -> bytes (read by the loop)
+        self.names: dict[str, str] = {}  # file name asked for -> created (see _create)
         self.error: Optional[str] = None  # the first write error (the recorder reports it)
         self.cpu_s = 0.0  # CPU time of this thread (benchmarks)
         self._thread = threading.Thread(target=self._run, name="recording-writer",
@@ -47,6 +48,9 @@ class TrackWriter:
 
     def join(self, timeout: Optional[float] = None) -> None:
         self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
 
     # -- thread ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -85,13 +89,28 @@ class TrackWriter:
         f = self._files.get(name)
         if f is None:
             self.segment_dir.mkdir(parents=True, exist_ok=True)
-            f = self._files[name] = open(self.segment_dir / name, "ab")
+            f = self._files[name] = self._create(name)
             data = header_line(header)
             f.write(data)
             self.bytes_written[name] = len(data)
         data = b"".join([pack_record(arrival, packet) for arrival, packet in batch])
         f.write(data)
         self.bytes_written[name] += len(data)
+
+    def _create(self, name: str):
+        """A new file: never append to an existing one (a second header in the middle
+        would read as damage). ``names`` maps the name asked for to the one created."""
+        stem, _, ext = name.rpartition(".")
+        candidate, n = name, 1
+        while True:
+            try:
+                f = open(self.segment_dir / candidate, "xb")
+            except FileExistsError:
+                n += 1
+                candidate = f"{stem}.{n}.{ext}"
+                continue
+            self.names[name] = candidate
+            return f
 
     def _close_files(self) -> None:
         for name, f in self._files.items():

@@ -174,3 +174,19 @@ def test_two_segments_concatenate_on_the_wall_clock(tmp_path, frames):
     pts = decoded_pts(tmp_path / "out" / "floor.webm")
     assert len(pts) == 40
     assert abs(pts[0] - 2.0) < 0.002 and abs(pts[20] - (2.0 + 5.0 + 20 / FPS)) < 0.002
+
+
+def test_a_second_writer_never_appends_to_a_track_file(tmp_path, frames):
+    seg = tmp_path / "sess" / "seg-001"
+    write_track(seg, packetize(frames[:20]))
+    write_track(seg, packetize(frames[20:], seq0=9, ts0=5, start=START + 3.0))
+    assert sorted(p.name for p in seg.iterdir()) == ["floor.video.2.rtp", "floor.video.rtp"]
+    export(tmp_path)
+    assert len(decoded_pts(tmp_path / "out" / "floor.webm")) == 40
+
+
+def test_a_gop_starting_just_before_t0_is_kept(tmp_path, frames):
+    write_track(tmp_path / "sess" / "seg-001", packetize(frames[:10], start=T0 - 0.05))
+    export(tmp_path)
+    pts = decoded_pts(tmp_path / "out" / "floor.webm")
+    assert len(pts) == 10 and pts[0] == 0.0
