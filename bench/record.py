@@ -54,26 +54,46 @@ def export_speed(session_dir: Path, recording: dict) -> dict:
     }
 
 
+def valid(pair: dict) -> bool:
+    """Both runs carried the same traffic (on a busy machine the load generator, or the
+    peers' connections, sometimes stall for a whole run) and the recorder recorded."""
+    on, off = pair["on"], pair["off"]
+    low, high = sorted((on["forwarded_pps"], off["forwarded_pps"]))
+    tracks = on["recording"]["segments"][0]["tracks"]
+    return high > 0 and low >= 0.8 * high and len(tracks) == 4
+
+
 async def main(args) -> dict:
     gen = await LoadGenProcess.start()
     runs = []
+    invalid = 0
     work = Path(tempfile.mkdtemp(prefix="dewan-bench-rec-"))
     try:
-        for i in range(args.pairs):
+        attempt = 0
+        while len(runs) < args.pairs and attempt < 3 * args.pairs:
+            i, attempt = len(runs), attempt + 1
             pair = {}
             for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
                 record_dir = work / f"pair{i}" if mode == "on" else None
+                if record_dir is not None:
+                    shutil.rmtree(record_dir, ignore_errors=True)
                 result = await hub(gen, args.seconds, args.points, 0.0, record_dir)
                 pair[mode] = result
                 print(f"pair {i + 1} recording {mode}: relay CPU "
-                      f"{result['relay_cpu_core_fraction']}", flush=True)
-            runs.append(pair)
+                      f"{result['relay_cpu_core_fraction']}, forwarded packets/s "
+                      f"{result['forwarded_pps']}", flush=True)
+            if valid(pair):
+                runs.append(pair)
+            else:
+                invalid += 1
+                print("  the load generator stalled in one run of this pair: run it again",
+                      flush=True)
     finally:
         await gen.stop()
     try:
-        last = runs[-1]
-        if not last["on"]["recording"]["segments"][0]["tracks"]:
-            raise SystemExit("the last run recorded nothing: were the peers connected?")
+        last = runs[-1] if runs else None
+        if not runs:
+            raise SystemExit("no valid pair of runs: is the machine overloaded?")
         speed = export_speed(work / f"pair{len(runs) - 1}", last["on"]["recording"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -103,6 +123,7 @@ async def main(args) -> dict:
                   / max(p["on"]["recording"]["ended_at"] - p["on"]["recording"]["started_at"],
                         1e-6), 5) for p in runs],
         **speed,
+        "invalid_pairs_rerun": invalid,
         "seconds": args.seconds,
         "points": args.points,
         "cpu_count": os.cpu_count(),
@@ -128,6 +149,7 @@ async def main(args) -> dict:
         ("export: seconds of media per second", r["export_media_s_per_s"], ""),
         ("  media s | wall s | CPU s", f"{r['media_seconds']} | {r['export_wall_seconds']}"
          f" | {r['export_cpu_seconds']}", ""),
+        ("pairs run again (load generator stalled)", r["invalid_pairs_rerun"], ""),
         ("machine load average (1 min)", r["load_average_1m"], f"{r['cpu_count']} cores"),
     ]))
     print(f"wrote {RESULTS / 'hub-record.json'}")

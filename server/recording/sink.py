@@ -139,26 +139,32 @@ class RecorderSink:
         seq = (pkt.sequence_number + self._seq_offset) & 0xFFFF
         ts = (pkt.timestamp + self._ts_offset) & 0xFFFFFFFF
         d = (seq - self._out_seq) & 0xFFFF
+        fresh = True  # not a copy of a packet already recorded (frame counts)
         if d < 0x8000:  # newer (or equal)
             if d > 1 and self.kind == "video":
                 self._gap(seq, d, now)
+            fresh = d != 0
             self._out_seq = seq
             self._last_ts = ts
             self._last_ts_at = now
             # the point's wall time from the packet that waited least on its way here
-            wall = now - ((ts - self._span_ts) & 0xFFFFFFFF) / self.clock_rate
-            if wall < self._span_wall:
-                self._span_wall = wall
+            dts = (ts - self._span_ts) & 0xFFFFFFFF
+            if dts < 0x80000000:
+                wall = now - dts / self.clock_rate
+                if wall < self._span_wall:
+                    self._span_wall = wall
         elif (seq - self._span_start) & 0xFFFF >= 0x8000:
             return  # older than this source's first packet here: not part of the track
-        elif self._holes:
-            self._holes.discard(seq)  # repaired
+        elif seq in self._holes:
+            self._holes.discard(seq)  # repaired by a retransmission
+        else:
+            fresh = False  # a duplicate (or a repair later than the loss was declared)
         marker = pkt.marker
         self.batch.append((now, _HEADER.pack(0x80, (marker << 7) | self.payload_type, seq, ts,
                                              self.ssrc) + payload))
         self.packets += 1
         self.bytes += len(payload)
-        if self.kind == "video":
+        if self.kind == "video" and fresh:
             if marker:
                 self.frames += 1
             if payload and payload[0] & 0x10 and is_keyframe(self.codec_name, payload):

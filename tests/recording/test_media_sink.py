@@ -88,3 +88,19 @@ async def test_keyframe_after_unrepaired_loss_only():
         assert a.plis_sent == before + 2
     finally:
         await pc.close()
+
+
+async def test_duplicates_are_not_counted_as_frames():
+    pc, (a,) = await producers(1)
+    try:
+        sink = RecorderSink("floor.video", "video")
+        sink.set_source(a)
+        send(a, 1, 0, KEY)
+        send(a, 2, 3000, DELTA)
+        send(a, 2, 3000, DELTA)  # the publisher retransmitted what had arrived
+        send(a, 1, 0, KEY)
+        send(a, 4, 9000, DELTA)
+        send(a, 3, 6000, DELTA)  # a repair: a frame the relay had not had
+        assert sink.frames == 4 and sink.keyframes == 1
+    finally:
+        await pc.close()
