@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import io
+import logging
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
@@ -35,6 +36,8 @@ import av
 
 from .depacketize import ClockMap, opus_frames, ordered_packets, vp8_frames, vp8_size
 from .trackfile import Reader, RecordingFileError
+
+logger = logging.getLogger(__name__)
 
 STREAMS = ("hall", "floor", "presentation")
 AUDIO_LEAD_TRIM_S = 1.0
@@ -88,7 +91,13 @@ def find_parts(session_dir: Path, manifest: dict) -> dict[str, list[TrackPart]]:
                 raise RecordingFileError(session_dir / rel, 0, "track file is missing")
         files = sorted(seg_dir.glob("*.rtp")) if seg_dir.is_dir() else []
         for path in files:
-            reader = Reader(path)  # validates the header
+            try:
+                reader = Reader(path)  # validates the header
+            except RecordingFileError as exc:
+                if not exc.crash_tail:
+                    raise
+                logger.warning("skipped, no record in it: %s", exc)
+                continue
             reader.close()
             track = listed.get(f"{seg_name}/{path.name}") or {}
             slot = str(reader.header["slot"])

@@ -36,10 +36,13 @@ _REQUIRED = ("slot", "kind", "codec", "clock_rate", "payload_type", "ssrc")
 class RecordingFileError(Exception):
     """A recording file that cannot be read: ``str()`` names the file and byte offset."""
 
-    def __init__(self, path, offset: int, what: str) -> None:
+    def __init__(self, path, offset: int, what: str, *, crash_tail: bool = False) -> None:
         self.path = str(path)
         self.offset = offset
         self.what = what
+        #: True for what a crash can leave (a file created but its header not yet
+        #: written out, or cut short): it holds no record, the export skips it
+        self.crash_tail = crash_tail
         super().__init__(f"{self.path}: {what} at byte {offset}")
 
 
@@ -74,8 +77,10 @@ class Reader:
         line = self._file.readline(MAX_HEADER_BYTES + 1)
         if not line.endswith(b"\n"):
             self._file.close()
-            what = "empty file" if not line else "header line cut short or too long"
-            raise RecordingFileError(self.path, 0, what)
+            if len(line) > MAX_HEADER_BYTES:
+                raise RecordingFileError(self.path, 0, "header line too long")
+            what = "empty file" if not line else "header line cut short"
+            raise RecordingFileError(self.path, 0, what, crash_tail=True)
         try:
             header = json.loads(line)
         except ValueError:

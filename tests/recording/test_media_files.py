@@ -140,10 +140,17 @@ def test_damage_in_the_middle_names_file_and_offset(tmp_path, frames, damage):
     assert str(path) in str(info.value) and f"at byte {at}" in str(info.value)
 
 
+@pytest.mark.parametrize("content", [b"", b'{"format": "dewan-rtp", "vers'])
+def test_a_file_a_crash_left_without_its_header_is_skipped(tmp_path, frames, content):
+    seg = tmp_path / "sess" / "seg-001"
+    write_track(seg, packetize(frames[:10]))
+    (seg / "hall.video.rtp").write_bytes(content)  # created, then killed before a flush
+    assert [p.name for p in export(tmp_path)] == ["floor.webm"]
+
+
 @pytest.mark.parametrize("content,what", [
-    (b"", "empty file"),
-    (b'{"format": "dewan-rtp", "vers', "header line cut short"),
     (b"RIFF\x00\x00garbage\n", "header is not JSON"),
+    (b"x" * 5000, "header line too long"),
     (b'{"format": "other"}\n', "not a Dewan track file"),
 ])
 def test_bad_header(tmp_path, content, what):
