@@ -197,3 +197,41 @@ def test_a_gop_starting_just_before_t0_is_kept(tmp_path, frames):
     export(tmp_path)
     pts = decoded_pts(tmp_path / "out" / "floor.webm")
     assert len(pts) == 10 and pts[0] == 0.0
+
+
+def opus_packets(n: int, start: float) -> list[tuple[int, float, bytes]]:
+    enc = av.CodecContext.create("libopus", "w")
+    enc.sample_rate, enc.layout, enc.format = 48000, "stereo", "s16"
+    out = []
+    tone = (np.sin(np.arange(960) * 2 * np.pi * 440 / 48000) * 8000).astype(np.int16)
+    for i in range(n):
+        frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), format="s16",
+                                           layout="stereo")
+        frame.sample_rate, frame.pts = 48000, i * 960
+        for p in enc.encode(frame):
+            header = struct.pack("!BBHLL", 0x80, 111, (7 + len(out)) & 0xFFFF,
+                                 (1000 + len(out) * 960) & 0xFFFFFFFF, 99)
+            out.append((len(out), start + len(out) * 0.02, header + bytes(p)))
+    return out
+
+
+def test_presentation_alone_and_audio_without_picture(tmp_path, frames):
+    seg = tmp_path / "sess" / "seg-001"
+    write_track(seg, packetize(frames[:10]), slot="presentation.video")
+    write_track(seg, opus_packets(100, START + 1.0), slot="floor.audio", codec="opus",
+                clock_rate=48000)
+    files = {p.name for p in export(tmp_path)}
+    assert files == {"presentation.webm", "floor.webm", "audio-mix.ogg"}
+    assert len(decoded_pts(tmp_path / "out" / "presentation.webm")) == 10
+    with av.open(str(tmp_path / "out" / "floor.webm")) as c:
+        assert not c.streams.video
+        stream = c.streams.audio[0]
+        assert stream.codec_context.extradata[:8] == b"OpusHead"  # our CodecPrivate
+        decoded = list(c.decode(stream))
+    assert abs(float(decoded[0].pts * stream.time_base) - 3.0) < 0.002
+    assert sum(f.samples for f in decoded) >= 96 * 960
+    with av.open(str(tmp_path / "out" / "audio-mix.ogg")) as c:
+        mix = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+    # silence until the floor spoke at t=3 s, then the tone
+    assert np.abs(mix[:int(2.9 * 48000)]).max() < 0.01
+    assert np.abs(mix[int(3.2 * 48000):int(4.8 * 48000)]).mean() > 0.05
