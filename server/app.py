@@ -105,6 +105,8 @@ class AppContext:
                 self.owner = owner
                 if taken:
                     await self.start_owning()
+                elif owner != self.me:
+                    await self.recording.release()  # another process records the conference now
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -129,14 +129,18 @@ class RecordingService:
         if self.recorder is None:
             await self.stop("system", "failed")
 
-    async def close(self) -> None:
-        """Process shutdown: end this segment cleanly; the session stays on in the journal, so the
-        next start resumes it."""
+    async def release(self) -> None:
+        """This process stops recording here (shutdown, or another process took the conference
+        over): the segment ends cleanly; the session stays on in the journal, so the process that
+        owns the conference next resumes it as a new segment."""
         async with self._lock:
             if self.segment is not None:
                 session = self.segment["session"]
                 await self._end_segment(self.hub.clock())
                 await self._write_manifest(session, self.hub.clock())
+
+    async def close(self) -> None:
+        await self.release()
         for task in list(self._tasks):
             task.cancel()
 
