@@ -52,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sheet.write_text(links_html(links, ctx.points, settings.conference.title, settings), encoding="utf-8")
     print(f"\nDewan is starting on {base}\n"
           f"  chair console : {links['chair']}\n"
+          f"  named chairs  : {len(links['chairs'])} links ({', '.join(links['chairs']) or 'none configured'})\n"
           f"  hall station  : {links['hall']}\n"
           f"  technician    : {links['technicians'][0]}\n"
           f"  the {len(links['points'])} point links: {sheet}  (or `dewan links`)\n", flush=True)

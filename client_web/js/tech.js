@@ -271,7 +271,7 @@ function noticeRow(n) {
   return el("li", { class: "alert notice", dataset: { type: n.type, point: n.point || "" },
     onclick: () => n.point && openDetail(n.point) },
   el("span", { class: "al-badge" }, t("tech.notice")),
-  el("span", { class: "al-name" }, pointName(conn.state, n.point)),
+  el("span", { class: "al-name" }, n.point ? pointName(conn.state, n.point) : ""),  // server-wide notices name no point
   el("time", {}, timeOf(n.at)),
   el("div", { class: "al-reasons" }, t(key, { point: pointName(conn.state, n.point) })));
 }
