@@ -9,7 +9,7 @@ from .events import Event
 from .state import Conference
 
 APPLIERS = {**conference.APPLIERS, **floor.APPLIERS, **agenda.APPLIERS, **recording.APPLIERS}
-MODERATED = ("conference.", "queue.", "floor.", "audio.", "agenda.")
+MODERATED = ("conference.", "queue.", "floor.", "audio.")  # agenda items never make a grant stale
 
 
 def apply(conf: Conference, event: Event) -> None:
