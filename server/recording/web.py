@@ -114,12 +114,14 @@ class RecordingRoutes:
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             refused = self.authorise(route, request)
-            if refused is not None:
-                return refused
-            try:
-                return await handler(request)
-            except SessionError as exc:
-                return _error(404, str(exc))
+            if refused is None:
+                try:
+                    return await handler(request)
+                except SessionError as exc:
+                    refused = _error(404, str(exc))
+            log.info("recording route refused", extra={"path": request.path, "method": request.method,
+                                                       "status": refused.status})
+            return refused
         return guarded
 
     # --- signed links -----------------------------------------------------------------------
