@@ -84,6 +84,10 @@ class RecordingService:
         async with self._lock:
             now = self.hub.clock()
             session = new_session_id(self.hub.conference_id, now)
+            taken = 1
+            while self.session_dir(session if taken == 1 else f"{session}-{taken}").exists():
+                taken += 1  # stopped and started again within a second
+            session = session if taken == 1 else f"{session}-{taken}"
             conf, _ = await self.hub.execute(lambda c: rec.start(c, session, actor, reason, now, self.process))
             await self._begin_segment(conf.recording)
         payload = rec.payload(conf.recording)

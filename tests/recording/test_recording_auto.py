@@ -31,3 +31,18 @@ async def test_auto_recording_follows_the_conference(tmp_path):
         for c in clients:
             await c.close()
         server.stop()
+
+
+async def test_stop_and_start_again_at_once_makes_two_sessions(server):
+    chair = await ConfClient(server.base_url, server.token("chair")).connect()
+    try:
+        assert (await chair.request("conference:open"))["ok"]
+        ids = []
+        for _ in range(2):
+            ids.append((await chair.request("recording:start"))["recording"]["session"])
+            assert (await chair.request("recording:stop"))["ok"]
+        assert len(set(ids)) == 2
+        listed = json.loads(server.cli("recordings", "--json").stdout)
+        assert sorted(s["id"] for s in listed) == sorted(ids)
+    finally:
+        await chair.close()
