@@ -1,7 +1,7 @@
 """The hub scenario and the fan-out comparison, measured on the relay process.
 
     .venv/bin/python -m bench.hub [--seconds 60] [--points 21] [--fanout-seconds 15]
-    .venv/bin/python -m bench.hub --record [--seconds 30] [--pairs 3]   # recording cost
+    .venv/bin/python -m bench.hub --record [--seconds 20] [--pairs 3]   # recording cost
 
 This process is the relay (uvloop, Dewan's Router driven directly, signalling over a pipe);
 the simulated participants run in a separate process (bench/loadgen.py: media encoded once,
@@ -186,8 +186,7 @@ async def measure_window(gen: LoadGenProcess, seconds: float, router: Router | N
 
 
 async def hub(gen: LoadGenProcess, seconds: float, points: int,
-              latency_seconds: float, record_dir: Path | None = None) -> dict:
-    """The hub scenario; with ``record_dir`` the recorder runs too (see bench/record.py)."""
+              latency_seconds: float) -> dict:
     point_ids = [f"p{i:02d}" for i in range(points)]
     router = Router("bench", "hall", ["hall", *point_ids],
                     MediaSettings(ice_host_addresses=[HOST]))
@@ -197,13 +196,6 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
     await join(gen, router, "chair", "chair", None)
     router.set_floor(point_ids[0])
     await wait_connected(router)
-    recorder = None
-    if record_dir is not None:
-        from server.recording.recorder import Recorder
-
-        recorder = Recorder(router, record_dir / "seg-001")
-        recorder.start()
-        record_started = time.time()
     await asyncio.sleep(3)  # key frames, NACK/REMB settle
     core, wall, stats, before, after = await measure_window(gen, seconds, router)
     probe = LatencyProbe()
@@ -240,11 +232,6 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
         "peers_closed_during_window": 2 + points - len(router.peers),
         "hub_seconds": round(wall, 1),
     }
-    if recorder is not None:
-        await recorder.stop()
-        result["recording"] = {"started_at": record_started, "ended_at": recorder.stopped_at,
-                               "writer_cpu_s": round(recorder.writer_cpu_s, 3),
-                               "segments": [{"dir": "seg-001", "tracks": recorder.tracks()}]}
     ids = list(router.peers)
     await router.close()
     await gen.call(op="close", ids=ids)
@@ -375,7 +362,7 @@ def cli() -> None:
                         help="latency window (probe installed), after the CPU window")
     parser.add_argument("--fanout-seconds", type=float, default=15.0)
     parser.add_argument("--record", action="store_true",
-                        help="instead: hub runs without and with the recorder, back to back "
+                        help="instead: hub windows without and with the recorder, back to back "
                              "(--pairs), then the export of a recording (bench/record.py)")
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()

@@ -1,9 +1,12 @@
 """Recording cost and export speed (``python -m bench.hub --record``).
 
-1. Relay CPU of the hub scenario without and with the recorder (hall audio/video and the
-   floor's, written by the writer thread: its CPU counts, it is the relay's process), run
-   back to back in ``--pairs`` pairs, the order alternating (off/on, on/off, ...) so that a
-   drift of the machine's load does not favour one side. Ratio per pair; the median.
+1. Relay CPU of the hub scenario (bench.hub's peers, set up once) in windows of
+   ``--seconds`` without and with the recorder (hall audio/video and the floor's, written by
+   the writer thread: its CPU counts, it is the relay's process), back to back in
+   ``--pairs`` pairs, the order alternating (off/on, on/off, ...) so that a drift of the
+   machine's load does not favour one side. Each "on" window is a new Recorder, started a
+   second before the window (its key frames are in the window's traffic). Ratio per pair;
+   the median.
 2. Export speed: the recording of the last "on" run exported (WebMs + audio mix) in a
    ``nice`` subprocess, as ``dewan export`` does; seconds of media per second of wall time.
 
@@ -12,6 +15,7 @@ Writes bench/results/hub-record.json.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -22,7 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .hub import RESULTS, LoadGenProcess, hub, table
+from server.media import MediaSettings, Router
+from server.recording.recorder import Recorder
+
+from .hub import HOST, RESULTS, LoadGenProcess, join, measure_window, table, wait_connected
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,12 +62,50 @@ def export_speed(session_dir: Path, recording: dict) -> dict:
 
 
 def valid(pair: dict) -> bool:
-    """Both runs carried the same traffic (on a busy machine the load generator, or the
-    peers' connections, sometimes stall for a whole run) and the recorder recorded."""
+    """Both windows carried the same traffic (on a busy machine the load generator
+    sometimes falls behind for a while) and the recorder recorded."""
     on, off = pair["on"], pair["off"]
     low, high = sorted((on["forwarded_pps"], off["forwarded_pps"]))
-    tracks = on["recording"]["segments"][0]["tracks"]
-    return high > 0 and low >= 0.8 * high and len(tracks) == 4
+    return high > 0 and low >= 0.8 * high and len(on["recording"]["segments"][0]["tracks"]) == 4
+
+
+async def hub_router(gen: LoadGenProcess, points: int) -> Router:
+    """The hub scenario's peers (as bench.hub), connected and settled."""
+    point_ids = [f"p{i:02d}" for i in range(points)]
+    router = Router("bench", "hall", ["hall", *point_ids],
+                    MediaSettings(ice_host_addresses=[HOST]))
+    await join(gen, router, "hall", "hall", "hall", video="hall", audio=True)
+    for pid in point_ids:
+        await join(gen, router, pid, "point", pid, video="point", audio=True)
+    await join(gen, router, "chair", "chair", None)
+    router.set_floor(point_ids[0])
+    await wait_connected(router)
+    await asyncio.sleep(3)
+    return router
+
+
+async def window(gen: LoadGenProcess, router: Router, seconds: float,
+                 record_dir: Path | None) -> dict:
+    recorder = None
+    if record_dir is not None:  # as a chair's Record: a new recorder, its key frames
+        recorder = Recorder(router, record_dir / "seg-001")
+        recorder.start()
+        started = time.time()
+        await asyncio.sleep(1.0)
+    core, wall, stats, before, after = await measure_window(gen, seconds, router)
+    out = {
+        "relay_cpu_core_fraction": round(core, 4),
+        "forwarded_pps": round((after["packets_forwarded"] - before["packets_forwarded"])
+                               / wall, 1),
+        "received_pps": round((after["packets_received"] - before["packets_received"])
+                              / wall, 1),
+    }
+    if recorder is not None:
+        await recorder.stop()
+        out["recording"] = {"started_at": started, "ended_at": recorder.stopped_at,
+                            "writer_cpu_s": round(recorder.writer_cpu_s, 3),
+                            "segments": [{"dir": "seg-001", "tracks": recorder.tracks()}]}
+    return out
 
 
 async def main(args) -> dict:
@@ -69,6 +114,7 @@ async def main(args) -> dict:
     invalid = 0
     work = Path(tempfile.mkdtemp(prefix="dewan-bench-rec-"))
     try:
+        router = await hub_router(gen, args.points)
         attempt = 0
         while len(runs) < args.pairs and attempt < 3 * args.pairs:
             i, attempt = len(runs), attempt + 1
@@ -77,8 +123,7 @@ async def main(args) -> dict:
                 record_dir = work / f"pair{i}" if mode == "on" else None
                 if record_dir is not None:
                     shutil.rmtree(record_dir, ignore_errors=True)
-                result = await hub(gen, args.seconds, args.points, 0.0, record_dir)
-                pair[mode] = result
+                pair[mode] = result = await window(gen, router, args.seconds, record_dir)
                 print(f"pair {i + 1} recording {mode}: relay CPU "
                       f"{result['relay_cpu_core_fraction']}, forwarded packets/s "
                       f"{result['forwarded_pps']}", flush=True)
@@ -86,14 +131,17 @@ async def main(args) -> dict:
                 runs.append(pair)
             else:
                 invalid += 1
-                print("  the load generator stalled in one run of this pair: run it again",
+                print("  the traffic differed between the two windows: run the pair again",
                       flush=True)
+        ids = list(router.peers)
+        await router.close()
+        await gen.call(op="close", ids=ids)
     finally:
         await gen.stop()
     try:
         last = runs[-1] if runs else None
         if not runs:
-            raise SystemExit("no valid pair of runs: is the machine overloaded?")
+            raise SystemExit("no valid pair of windows: is the machine overloaded?")
         speed = export_speed(work / f"pair{len(runs) - 1}", last["on"]["recording"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
