@@ -1,7 +1,8 @@
 """Recording cost and export speed (``python -m bench.hub --record``).
 
-1. Relay CPU of the hub scenario (bench.hub's peers, set up once) in windows of
-   ``--seconds`` without and with the recorder (hall audio/video and the floor's, written by
+1. Relay CPU of the hub scenario (bench.hub's peers and a new load generator for each
+   pair: a long-lived load generator falls behind run after run) in windows
+   of ``--seconds`` without and with the recorder (hall audio/video and the floor's, written by
    the writer thread: its CPU counts, it is the relay's process), back to back in
    ``--pairs`` pairs, the order alternating (off/on, on/off, ...) so that a drift of the
    machine's load does not favour one side. Each "on" window is a new Recorder, started a
@@ -109,16 +110,18 @@ async def window(gen: LoadGenProcess, router: Router, seconds: float,
 
 
 async def main(args) -> dict:
-    gen = await LoadGenProcess.start()
     runs = []
     invalid = 0
     work = Path(tempfile.mkdtemp(prefix="dewan-bench-rec-"))
+    gen = None
     try:
-        router = await hub_router(gen, args.points)
         attempt = 0
         while len(runs) < args.pairs and attempt < 3 * args.pairs:
             i, attempt = len(runs), attempt + 1
             pair = {}
+            # a new load generator per pair: a long-lived one slows down run after run
+            gen = await LoadGenProcess.start()
+            router = await hub_router(gen, args.points)
             for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
                 record_dir = work / f"pair{i}" if mode == "on" else None
                 if record_dir is not None:
@@ -127,17 +130,18 @@ async def main(args) -> dict:
                 print(f"pair {i + 1} recording {mode}: relay CPU "
                       f"{result['relay_cpu_core_fraction']}, forwarded packets/s "
                       f"{result['forwarded_pps']}", flush=True)
+            await router.close()
+            await gen.stop()
+            gen = None
             if valid(pair):
                 runs.append(pair)
             else:
                 invalid += 1
                 print("  the traffic differed between the two windows: run the pair again",
                       flush=True)
-        ids = list(router.peers)
-        await router.close()
-        await gen.call(op="close", ids=ids)
     finally:
-        await gen.stop()
+        if gen is not None:
+            await gen.stop()
     try:
         last = runs[-1] if runs else None
         if not runs:

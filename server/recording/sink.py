@@ -30,7 +30,9 @@ from typing import Optional
 from server.media.codecs import is_keyframe
 
 _HEADER = struct.Struct("!BBHLL")
-LOSS_WAIT_S = 0.5  # a gap not repaired by NACK/RTX within this is a loss
+LOSS_WAIT_S = 1.0  # a gap not repaired by NACK/RTX within this is a loss (the export
+# waits 2 s for late packets)
+LOSS_KEYFRAME_MIN_S = 3.0  # a key frame goes to every viewer too: ask at most this often
 CLOCK_POINT_EVERY_S = 10.0
 _PAYLOAD_TYPES = {"audio": 111, "video": 96}
 
@@ -76,6 +78,7 @@ class RecorderSink:
         self.first_ts: Optional[int] = None
         self.clock_map: list[list] = []  # [[unwrapped rtp ts, wall time], ...]
         self.last_keyframe_at = 0.0
+        self._loss_keyframe_at = -1e9
 
     # -- source (as Consumer) ---------------------------------------------------------
     def set_source(self, producer) -> None:
@@ -243,7 +246,10 @@ class RecorderSink:
             if self._holes and now - self._hole_since >= LOSS_WAIT_S:
                 self._holes.clear()
                 self.losses += 1
-                self.source.request_keyframe()
+                if now - max(self._loss_keyframe_at, self.last_keyframe_at) \
+                        >= LOSS_KEYFRAME_MIN_S:
+                    self._loss_keyframe_at = now
+                    self.source.request_keyframe()
             elif now - self.last_keyframe_at >= keyframe_interval_s:
                 self.source.request_keyframe()
         if (self.source is not None and now - self._last_ts_at < 0.5

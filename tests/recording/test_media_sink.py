@@ -8,7 +8,7 @@ from aiortc import RTCPeerConnection
 
 from server.media.forward import InPacket, Producer
 from server.media.settings import MediaSettings
-from server.recording.sink import LOSS_WAIT_S, RecorderSink
+from server.recording.sink import LOSS_KEYFRAME_MIN_S, LOSS_WAIT_S, RecorderSink
 
 KEY = bytes([0x10, 0x00, 0x00, 0x9D, 0x01, 0x2A]) + b"k" * 20  # S=1, P=0: a key frame start
 DELTA = bytes([0x10, 0x01]) + b"d" * 20
@@ -83,7 +83,14 @@ async def test_keyframe_after_unrepaired_loss_only():
         sink.check(now + 0.05, keyframe_interval_s=60)
         assert a.plis_sent == before  # still waiting for a retransmission
         sink.check(now + LOSS_WAIT_S + 0.2, keyframe_interval_s=60)
-        assert a.plis_sent == before + 1 and sink.losses == 1
+        assert a.plis_sent == before and sink.losses == 1  # a key frame came just now
+        send(a, 8, 9000, DELTA)  # 7 never comes
+        later = now + LOSS_KEYFRAME_MIN_S
+        sink.check(later + LOSS_WAIT_S + 0.1, keyframe_interval_s=60)
+        assert a.plis_sent == before + 1 and sink.losses == 2
+        send(a, 10, 12000, DELTA)  # 9 never comes: lost too, but a key frame was just asked
+        sink.check(later + 2 * LOSS_WAIT_S + 0.3, keyframe_interval_s=60)
+        assert a.plis_sent == before + 1 and sink.losses == 3
         sink.check(now + 10.5, keyframe_interval_s=10)  # no key frame for 10 s
         assert a.plis_sent == before + 2
     finally:
