@@ -33,6 +33,9 @@ from server.recording.recorder import Recorder
 from .hub import HOST, RESULTS, LoadGenProcess, join, measure_window, table, wait_connected
 
 ROOT = Path(__file__).resolve().parent.parent
+#: a pair whose windows differ more than this in forwarded packets is measured again (the
+#: load generator stalled); within it, compare CPU per forwarded packet
+MIN_TRAFFIC_RATIO = 0.5
 
 
 def export_speed(session_dir: Path, recording: dict) -> dict:
@@ -67,7 +70,8 @@ def valid(pair: dict) -> bool:
     sometimes falls behind for a while) and the recorder recorded."""
     on, off = pair["on"], pair["off"]
     low, high = sorted((on["forwarded_pps"], off["forwarded_pps"]))
-    return high > 0 and low >= 0.8 * high and len(on["recording"]["segments"][0]["tracks"]) == 4
+    return high > 0 and low >= MIN_TRAFFIC_RATIO * high \
+        and len(on["recording"]["segments"][0]["tracks"]) == 4
 
 
 async def hub_router(gen: LoadGenProcess, points: int) -> Router:
@@ -151,10 +155,10 @@ async def main(args) -> dict:
         shutil.rmtree(work, ignore_errors=True)
     ratios = [p["on"]["relay_cpu_core_fraction"] / p["off"]["relay_cpu_core_fraction"]
               for p in runs]
-    # the same per packet the relay received: fair when a busy machine lets the load
-    # generator send less in one run than in the other
-    per_packet = [(p["on"]["relay_cpu_core_fraction"] / max(p["on"]["received_pps"], 1))
-                  / (p["off"]["relay_cpu_core_fraction"] / max(p["off"]["received_pps"], 1))
+    # the same per packet the relay forwarded: fair when a busy machine lets the load
+    # generator send less in one window than in the other
+    per_packet = [(p["on"]["relay_cpu_core_fraction"] / max(p["on"]["forwarded_pps"], 1))
+                  / (p["off"]["relay_cpu_core_fraction"] / max(p["off"]["forwarded_pps"], 1))
                   for p in runs]
     tracks = last["on"]["recording"]["segments"][0]["tracks"]
     result = {
@@ -162,10 +166,10 @@ async def main(args) -> dict:
         "relay_cpu_on": [p["on"]["relay_cpu_core_fraction"] for p in runs],
         "ratios": [round(r, 3) for r in ratios],
         "median_ratio": round(statistics.median(ratios), 3),
-        "received_pps_off": [p["off"]["received_pps"] for p in runs],
-        "received_pps_on": [p["on"]["received_pps"] for p in runs],
-        "per_received_packet_ratios": [round(r, 3) for r in per_packet],
-        "median_per_received_packet_ratio": round(statistics.median(per_packet), 3),
+        "forwarded_pps_off": [p["off"]["forwarded_pps"] for p in runs],
+        "forwarded_pps_on": [p["on"]["forwarded_pps"] for p in runs],
+        "per_forwarded_packet_ratios": [round(r, 3) for r in per_packet],
+        "median_per_forwarded_packet_ratio": round(statistics.median(per_packet), 3),
         "recorded_pps": round(sum(t["packets"] for t in tracks)
                               / max(last["on"]["recording"]["ended_at"]
                                     - last["on"]["recording"]["started_at"], 1e-6), 1),
@@ -190,11 +194,11 @@ async def main(args) -> dict:
         ("relay CPU with recording (cores)", " ".join(map(str, r["relay_cpu_on"])), ""),
         ("with / without, per pair", " ".join(map(str, r["ratios"])), ""),
         ("  median of the pairs", r["median_ratio"], "<= 1.1"),
-        ("received packets/s without | with", f"{r['received_pps_off']} | "
-         f"{r['received_pps_on']}", ""),
-        ("CPU per received packet, with / without", " ".join(
-            map(str, r["per_received_packet_ratios"])), ""),
-        ("  median of the pairs", r["median_per_received_packet_ratio"], "<= 1.1"),
+        ("forwarded packets/s without | with", f"{r['forwarded_pps_off']} | "
+         f"{r['forwarded_pps_on']}", ""),
+        ("CPU per forwarded packet, with / without", " ".join(
+            map(str, r["per_forwarded_packet_ratios"])), ""),
+        ("  median of the pairs", r["median_per_forwarded_packet_ratio"], "<= 1.1"),
         ("recorded packets/s", r["recorded_pps"], ""),
         ("  writer thread CPU (cores)", " ".join(
             map(str, r["writer_thread_cpu_core_fraction"])), ""),
