@@ -7,7 +7,6 @@ import threading
 import time
 
 import av
-import pytest
 from aiortc import rtcrtpreceiver
 
 from server.recording import writer as writer_module
@@ -197,5 +196,5 @@ async def test_recorder_follows_the_floor_and_exports_webm(tmp_path, monkeypatch
     with av.open(str(out / "audio-mix.ogg")) as c:
         samples = sum(f.samples for f in c.decode(audio=0))
     # on the session's clock, to the end of the hall's audio (placed by its timestamps,
-    # which may run up to a publisher's lag ahead of its arrival)
-    assert forwarded_at["hall.audio"][-1] - t0 - 0.5 < samples / 48000 < t_end - t0 + 0.1  # a last 60 ms block
+    # which may run up to a publisher's lag ahead of its arrival; a last 60 ms block)
+    assert forwarded_at["hall.audio"][-1] - t0 - 0.5 < samples / 48000 < t_end - t0 + 0.1
