@@ -1,6 +1,7 @@
 """The hub scenario and the fan-out comparison, measured on the relay process.
 
     .venv/bin/python -m bench.hub [--seconds 60] [--points 21] [--fanout-seconds 15]
+    .venv/bin/python -m bench.hub --record [--seconds 20] [--pairs 3]   # recording cost
 
 This process is the relay (uvloop, Dewan's Router driven directly, signalling over a pipe);
 the simulated participants run in a separate process (bench/loadgen.py: media encoded once,
@@ -360,11 +361,20 @@ def cli() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0,
                         help="latency window (probe installed), after the CPU window")
     parser.add_argument("--fanout-seconds", type=float, default=15.0)
+    parser.add_argument("--record", action="store_true",
+                        help="instead: hub windows without and with the recorder, back to back "
+                             "(--pairs), then the export of a recording (bench/record.py)")
+    parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
     import uvloop
 
     uvloop.install()
-    asyncio.run(main(args))
+    if args.record:
+        from .record import main as record_main
+
+        asyncio.run(record_main(args))
+    else:
+        asyncio.run(main(args))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from .media_wiring import MediaEvents
 from .namespace import ConfNamespace
 from .ownership import Ownership
 from .pages import Pages, check_vendor
+from .recording.service import RecordingService
+from .recording.web import RecordingRoutes
 from .redis_manager import DewanRedisManager
 from .revocations import Revocations
 from .settings import Settings
@@ -80,6 +82,8 @@ class AppContext:
         MediaEvents(self.hub, self.router).register(self.namespace)
         self.health = HealthService(self.hub, self.router, HealthThresholds.from_mapping(settings.health))
         self.health.register(self.namespace)
+        self.recording = RecordingService(self.hub, self.router, self.me)
+        self.recording.register(self.namespace)
         self.pages = Pages(self)
 
     def refresh_signer(self) -> None:
@@ -118,6 +122,7 @@ class AppContext:
         conf = await self.hub.conference()
         await self.hub.mark_offline(sorted(conf.online), "server_restart")
         self.hub.apply_media(await self.hub.conference())
+        await self.recording.resume()
 
     async def check_redis_persistence(self) -> None:
         """One warning line when a Redis restart would lose the conference."""
@@ -152,6 +157,7 @@ def create_app(settings: Settings, points: PointDirectory | None = None) -> web.
     app["ctx"] = ctx
     ctx.sio.attach(app, socketio_path="socket.io")
     ctx.pages.routes(app)
+    RecordingRoutes(ctx).routes(app)
     app.router.add_get("/metrics", ctx.health.metrics_endpoint)
     app.router.add_get("/owner", ctx.owner_endpoint)
     app.cleanup_ctx.append(_background(ctx))
@@ -162,7 +168,8 @@ def _background(ctx: AppContext):
     async def run(app: web.Application):
         await selfcheck()
         tasks = [asyncio.create_task(ctx.hub.run_timers(), name="floor-timers"),
-                 asyncio.create_task(ctx.health.run(), name="health")]
+                 asyncio.create_task(ctx.health.run(), name="health"),
+                 asyncio.create_task(ctx.recording.run(), name="recording")]
         if ctx.ownership is None:
             await ctx.start_owning()
         else:
@@ -181,6 +188,7 @@ def _background(ctx: AppContext):
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await ctx.recording.close()
         await ctx.router.close()
         if ctx.ownership is not None:
             await ctx.ownership.close()

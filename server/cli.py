@@ -1,4 +1,4 @@
-"""The `dewan` command: serve, links."""
+"""The `dewan` command: serve, links, recordings, export."""
 
 from __future__ import annotations
 
@@ -49,9 +49,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = base_url(settings)
     links = all_links(settings, ctx.points, ctx.signer, base)
     sheet = settings.state_dir / "links.html"
-    sheet.write_text(links_html(links, ctx.points, settings.conference.title), encoding="utf-8")
+    sheet.write_text(links_html(links, ctx.points, settings.conference.title, settings), encoding="utf-8")
     print(f"\nDewan is starting on {base}\n"
           f"  chair console : {links['chair']}\n"
+          f"  named chairs  : {len(links['chairs'])} links ({', '.join(links['chairs']) or 'none configured'})\n"
           f"  hall station  : {links['hall']}\n"
           f"  technician    : {links['technicians'][0]}\n"
           f"  the {len(links['points'])} point links: {sheet}  (or `dewan links`)\n", flush=True)
@@ -103,11 +104,56 @@ def cmd_links(args: argparse.Namespace) -> int:
         print(f"rotated {subject}: its old link no longer works (generation {generation})", file=sys.stderr)
     links = all_links(settings, points, signer, base_url(settings, args.base_url))
     if args.html:
-        Path(args.html).write_text(links_html(links, points, settings.conference.title), encoding="utf-8")
+        Path(args.html).write_text(links_html(links, points, settings.conference.title, settings), encoding="utf-8")
     if args.json:
         print(json.dumps(links, ensure_ascii=False, indent=2))
     elif not args.html:
-        print(links_text(links, points))
+        print(links_text(links, points, settings))
+    return 0
+
+
+def cmd_recordings(args: argparse.Namespace) -> int:
+    from .recording.sessions import list_sessions
+
+    settings = _settings(args)
+    sessions = list_sessions(settings.recordings_dir)
+    if args.json:
+        print(json.dumps(sessions, ensure_ascii=False, indent=2))
+        return 0
+    if not sessions:
+        print(f"no recordings in {settings.recordings_dir}")
+        return 0
+    import time
+
+    for s in sessions:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s["started_at"])) if s.get("started_at") else "?"
+        state = " (recording)" if s.get("recording") else ""
+        print(f"{s['id']:<28} {when}  {s['duration_s'] / 60:6.1f} min  {s['size_bytes'] / 1e6:8.1f} MB  "
+              f"{s.get('title', '')}{state}{'  ! ' + s['error'] if s.get('error') else ''}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import os
+
+    from .recording.export import ExportError, ProgressBar, run
+    from .recording.sessions import SessionError, load
+
+    settings = _settings(args)
+    try:
+        session = load(settings.recordings_dir, args.id)
+    except SessionError as exc:
+        print(f"dewan: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else Path.cwd() / f"export-{session.id}"
+    os.nice(10)  # low priority: a relay on the same two cores keeps forwarding
+    try:
+        files = run(session, out, ProgressBar())
+    except ExportError as exc:
+        print(f"dewan: export failed: {exc}", file=sys.stderr)
+        return 1
+    for path in files:
+        print(path)
     return 0
 
 
@@ -134,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     links.add_argument("--redis", help="Redis URL of a several-process deployment: revoke on every process "
                                        "(its live sessions are disconnected within 2 s)")
     links.set_defaults(func=cmd_links)
+
+    recs = sub.add_parser("recordings", parents=[common], help="list the recording sessions")
+    recs.add_argument("--json", action="store_true")
+    recs.set_defaults(func=cmd_recordings)
+
+    export = sub.add_parser("export", parents=[common], help="export a recording: WebM, chapters, minutes")
+    export.add_argument("id", help="a recording id from `dewan recordings`")
+    export.add_argument("--out", help="output folder (default ./export-<id>)")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import socketio
 
 from signaling import floor
+from signaling import recording as recording_ops
 from signaling.errors import Unavailable
 from signaling.events import Draft, Event
 from signaling.points import PointDirectory
@@ -87,7 +88,7 @@ class Hub:
         now = self.clock()
         for e in events:
             log.info("event", extra={"seq": e.seq, "type": e.type, "actor": e.actor, "data": e.data})
-        if "conference" in kinds:
+        if kinds & {"conference", "agenda"}:  # the conference object carries the agenda item
             await self.emit("conference", conf.conference_json(), room=ALL)
         if kinds & {"queue", "floor", "conference"}:
             await self.emit("queue", conf.queue_json(), room=ALL)
@@ -138,6 +139,8 @@ class Hub:
             "floor": self.floor_payload(conf, now),
             "roster": self.roster(conf),
             "processes": self.processes(),
+            "recording": recording_ops.payload(conf.recording),
+            "chairs": self.settings.links.chair_people(),  # actor -> name, title (who did what)
             "settings": {"default_limit_s": self.settings.floor.default_limit_s,
                          "warning_s": self.settings.floor.warning_s,
                          "max_limit_s": self.settings.floor.max_limit_s},

@@ -29,24 +29,34 @@ def all_links(settings: Settings, points: PointDirectory, signer: TokenSigner, b
 
     return {
         "chair": url(signer.issue("chair", label="chair")),
+        # one link per named moderator: the token's label is the chair id (actor `chair:<id>`)
+        "chairs": {c.id: url(signer.issue("chair", label=c.id)) for c in settings.links.chairs},
         "hall": url(signer.issue("hall", point=points.hall.id)),
         "technicians": [url(signer.issue("technician", label=label)) for label in settings.links.technicians],
         "points": {p.id: url(signer.issue("point", point=p.id)) for p in points.districts},
     }
 
 
-def links_text(links: dict, points: PointDirectory) -> str:
-    lines = [f"chair console : {links['chair']}", f"hall station  : {links['hall']}"]
+def links_text(links: dict, points: PointDirectory, settings: Settings | None = None) -> str:
+    lines = [f"chair console : {links['chair']}"]
+    names = {c.id: f"{c.name} ({c.title})" if c.title else c.name for c in (settings.links.chairs if settings else [])}
+    lines += [f"chair {names.get(cid, cid)}: {u}" for cid, u in links.get("chairs", {}).items()]
+    lines.append(f"hall station  : {links['hall']}")
     lines += [f"technician    : {u}" for u in links["technicians"]]
     lines += [f"{points.get(pid).name('vi'):<22}: {u}" for pid, u in links["points"].items()]
     return "\n".join(lines)
 
 
-def links_html(links: dict, points: PointDirectory, title: str) -> str:
+def links_html(links: dict, points: PointDirectory, title: str, settings: Settings | None = None) -> str:
     def row(name: str, url: str) -> str:
         return f"<tr><td>{html.escape(name)}</td><td><a href=\"{html.escape(url)}\">{html.escape(url)}</a></td></tr>"
 
-    rows = [row("Chủ tọa / Chair", links["chair"]), row(points.hall.name("vi"), links["hall"])]
+    rows = [row("Chủ tọa / Chair", links["chair"])]
+    people = {c.id: c for c in (settings.links.chairs if settings else [])}
+    for cid, u in links.get("chairs", {}).items():
+        c = people.get(cid)
+        rows.append(row(f"{c.name} — {c.title}" if c and c.title else (c.name if c else cid), u))
+    rows.append(row(points.hall.name("vi"), links["hall"]))
     rows += [row(f"Kỹ thuật / Technician {i + 1}", u) for i, u in enumerate(links["technicians"])]
     rows += [row(points.get(pid).name("vi"), u) for pid, u in links["points"].items()]
     return ("<!doctype html><meta charset=utf-8><title>Dewan links</title>"

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import socketio
 
+from signaling import agenda, floor
 from signaling import conference as conference_ops
-from signaling import floor
 from signaling import messages as m
 from signaling.errors import (
     BadRequest,
@@ -61,6 +61,7 @@ class ConfNamespace(socketio.AsyncNamespace):
             "floor:revoke": self.floor_revoke,
             "floor:extend": self.floor_extend,
             "audio:mute": self.audio_mute,
+            "agenda:set": self.agenda_set,
             "clock:sync": self.clock_sync,
             "state:get": self.state_get,
             "message:send": self.message_send,
@@ -289,6 +290,11 @@ class ConfNamespace(socketio.AsyncNamespace):
         conf, _ = await self.hub.execute(
             lambda c: floor.set_muted(c, p.point, p.muted, s.identity.actor, self._known()), p.version)
         return self._floor_ack(conf)
+
+    async def agenda_set(self, s: Session, data: object):
+        p = m.parse(m.AgendaSet, data)
+        conf, _ = await self.hub.execute(lambda c: agenda.set_item(c, p.title, s.identity.actor, self.hub.clock()))
+        return {"conference": conf.conference_json()}
 
     # --- misc -------------------------------------------------------------------------------
     async def clock_sync(self, s: Session, data: object):

@@ -140,6 +140,7 @@ class Ownership:
             conf = await hub.conference()
             await hub.mark_offline(sorted(conf.online - live), "server_restart")
             hub.apply_media(await hub.conference())
+            await self.ctx.recording.resume()  # a new segment of the session, written here
         except Unavailable as exc:
             log.warning("took the media lease but could not tidy the stations", extra={"why": exc.message})
         self.owner = self.ctx.me
@@ -149,6 +150,7 @@ class Ownership:
     async def _lose(self, new_owner: str) -> None:
         """Another process holds the lease: stop forwarding at once, send our pages away."""
         self.owner = new_owner
+        await self.ctx.recording.release()  # the new owner records the conference now
         router, sio = self.ctx.router, self.ctx.sio
         with_media = list(router.peers)
         # all at once: each close stops its forwarding before its first await

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from signaling.floor import FloorPolicy
 
@@ -71,8 +71,36 @@ class SecuritySettings(_Section):
     metrics_localhost_only: bool = False
 
 
+class ChairLink(_Section):
+    """A named moderator: one link, one identity (the actor `chair:<id>` in the event log)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str = Field(min_length=1, max_length=120)
+    title: str = Field("", max_length=200)
+
+
 class LinksSettings(_Section):
     technicians: list[str] = Field(["tech-1"], min_length=1)
+    chairs: list[ChairLink] = []
+
+    @field_validator("chairs")
+    @classmethod
+    def _unique_ids(cls, chairs: list[ChairLink]) -> list[ChairLink]:
+        ids = [c.id for c in chairs]
+        dupes = sorted({i for i in ids if ids.count(i) > 1} | ({"chair"} & set(ids)))
+        if dupes:
+            raise ValueError(f"chair ids must be unique and not 'chair' (the unnamed link): {', '.join(dupes)}")
+        return chairs
+
+    def chair_people(self) -> dict[str, dict]:
+        """actor -> {"name", "title"} for the named moderators."""
+        return {f"chair:{c.id}": {"name": c.name, "title": c.title} for c in self.chairs}
+
+
+class RecordingSettings(_Section):
+    auto: bool = False          # start recording when the conference opens
+    min_free_gb: float = Field(2.0, ge=0)  # below this much free disk, recording stops
+    dir: str = ""               # "" = <state_dir>/recordings; shared by all processes with --redis
 
 
 class UiSettings(_Section):
@@ -87,6 +115,7 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     links: LinksSettings = LinksSettings()
     ui: UiSettings = UiSettings()
+    recording: RecordingSettings = RecordingSettings()
     health: dict[str, Any] = {}
     # where the points file is resolved from (the config file's folder)
     config_dir: Path = DEFAULT_CONFIG.parent
@@ -94,6 +123,10 @@ class Settings(_Section):
     @property
     def state_dir(self) -> Path:
         return Path(self.server.state_dir).resolve()
+
+    @property
+    def recordings_dir(self) -> Path:
+        return Path(self.recording.dir).resolve() if self.recording.dir else self.state_dir / "recordings"
 
     @property
     def points_path(self) -> Path:

@@ -37,6 +37,7 @@ def _opened(conf: Conference, data: dict, at: float) -> None:
 
 def _closed(conf: Conference, data: dict, at: float) -> None:
     conf.status, conf.closed_at = CLOSED, at
+    conf.agenda_item = None
     conf.queue.clear()
     conf.floor = Floor()
 

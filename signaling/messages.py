@@ -35,6 +35,10 @@ class ConferenceOpen(Payload):
     title: Annotated[Text, Field(max_length=200)] | None = None
 
 
+class AgendaSet(Payload):
+    title: Annotated[Text, Field(min_length=1, max_length=200)]
+
+
 class FloorRequest(Payload):
     topic: Annotated[Text, Field(max_length=140)] | None = None
 

@@ -19,6 +19,7 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "audio:mute": Perm.MODERATE,
     "recording:start": Perm.RECORD,
     "recording:stop": Perm.RECORD,
+    "agenda:set": Perm.MODERATE,
     "clock:sync": Perm.VIEW,
     "state:get": Perm.VIEW,
     "message:send": Perm.MESSAGE,

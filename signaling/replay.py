@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import conference, floor
+from . import agenda, conference, floor, recording
 from .events import Event
 from .state import Conference
 
-APPLIERS = {**conference.APPLIERS, **floor.APPLIERS}
-MODERATED = ("conference.", "queue.", "floor.", "audio.")
+APPLIERS = {**conference.APPLIERS, **floor.APPLIERS, **agenda.APPLIERS, **recording.APPLIERS}
+MODERATED = ("conference.", "queue.", "floor.", "audio.")  # agenda items never make a grant stale
 
 
 def apply(conf: Conference, event: Event) -> None:

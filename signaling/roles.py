@@ -6,7 +6,8 @@ from enum import StrEnum
 class Perm(StrEnum):
     VIEW = "conference.view"            # see the conference, queue and floor
     MODERATE = "conference.moderate"    # open/close, grant/deny/move/revoke/extend, mute
-    RECORD = "recording.control"
+    RECORD = "recording.control"        # start and stop the recording
+    RECORDINGS = "recording.view"       # list recordings, export them, download the files
     REQUEST_FLOOR = "floor.request"     # bound to the token's point
     PUBLISH = "media.publish"           # a station: publishes camera and microphone
     HEALTH = "health.view"              # link health, alerts, history
@@ -15,10 +16,10 @@ class Perm(StrEnum):
 
 
 ROLES: dict[str, frozenset[Perm]] = {
-    "chair": frozenset({Perm.VIEW, Perm.MODERATE, Perm.RECORD, Perm.HEALTH, Perm.MESSAGE}),
+    "chair": frozenset({Perm.VIEW, Perm.MODERATE, Perm.RECORD, Perm.RECORDINGS, Perm.HEALTH, Perm.MESSAGE}),
     "hall": frozenset({Perm.VIEW, Perm.PUBLISH}),
     "point": frozenset({Perm.VIEW, Perm.PUBLISH, Perm.REQUEST_FLOOR}),
-    "technician": frozenset({Perm.VIEW, Perm.HEALTH, Perm.MESSAGE, Perm.PREVIEW}),
+    "technician": frozenset({Perm.VIEW, Perm.HEALTH, Perm.MESSAGE, Perm.PREVIEW, Perm.RECORDINGS}),
     "observer": frozenset({Perm.VIEW}),
 }
 

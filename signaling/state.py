@@ -58,6 +58,8 @@ class Conference:
     # queue, floor, mutes): what a chair's action "saw". Joins, health alerts and messages do
     # not bump it, so they never refuse a chair's action as "changed meanwhile".
     moderation_version: int = 0
+    agenda_item: dict | None = None  # {"title", "index", "set_at"}: the current agenda item
+    recording: dict | None = None  # {"session", "segment", "started_at"} while recording runs
 
     def entry(self, point: str) -> QueueEntry | None:
         return next((e for e in self.queue if e.point == point), None)
@@ -71,7 +73,8 @@ class Conference:
 
     def conference_json(self) -> dict:
         return {"id": self.id, "title": self.title, "status": self.status,
-                "opened_at": self.opened_at, "closed_at": self.closed_at, "version": self.moderation_version}
+                "opened_at": self.opened_at, "closed_at": self.closed_at, "version": self.moderation_version,
+                "agenda_item": self.agenda_item}
 
     def queue_json(self) -> dict:
         return {"entries": [e.to_json() for e in self.queue], "version": self.moderation_version}

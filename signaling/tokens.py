@@ -70,6 +70,10 @@ class TokenSigner:
         payload = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         return f"{_b64(payload)}.{self._sign(payload)}"
 
+    def mac(self, text: str) -> str:
+        """An HMAC of `text` under a key derived from the token secret (signed download links)."""
+        return _b64(hmac.new(self._secret, b"mac:" + text.encode(), hashlib.sha256).digest())
+
     def verify(self, token: object, now: float | None = None) -> Identity:
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LEN or token.count(".") != 1:
             raise Unauthorized("The link is not valid: no readable token.", key="link_invalid")

@@ -4,6 +4,7 @@ import { connect } from "./protocol.js";
 import { t } from "./i18n.js";
 import { $, el, pointName, formatClock, announce, toast, refusalText, bindConnection, startCountdown } from "./ui.js";
 import { MediaClient, showMediaStatus, watchSlots } from "./rtc.js";
+import { bindRecording } from "./chair_recording.js";
 
 const conn = connect();
 // The console sits in the hall: its loudspeaker stays off unless the chair turns it on.
@@ -39,6 +40,7 @@ async function act(event, payload, okKey, okParams = {}) {
   return ack;
 }
 const name = (id) => pointName(conn.state, id);
+bindRecording(conn, act);
 
 $("#btn-open").addEventListener("click", () => act("conference:open", {}, "chair.opened"));
 $("#btn-close").addEventListener("click", () => {
@@ -163,7 +165,8 @@ conn.on("log", ({ events }) => {
   const log = $("#log");
   for (const e of events) {
     log.prepend(el("li", {}, el("time", {}, new Date(e.at * 1000).toLocaleTimeString()), " ",
-      t(`event.${e.type}`, { point: pointName(conn.state, e.data?.point) })));
+      t(`event.${e.type}`, { point: pointName(conn.state, e.data?.point), title: e.data?.title ?? "" }),
+      conn.state?.chairs?.[e.actor] ? el("span", { class: "who" }, ` · ${conn.state.chairs[e.actor].name}`) : null));
   }
   while (log.children.length > 50) log.lastChild.remove();
 });

@@ -123,8 +123,9 @@ export class Connection extends EventTarget {
     if (data && typeof data.server_time === "number") this._roughOffset(data.server_time);
     if (name === "state") this.state = data;
     else if (this.state && ["conference", "queue", "floor", "roster"].includes(name)) this.state[name] = data;
+    else if (this.state && name === "recording" && data && typeof data.active === "boolean") this.state.recording = data;
     this.dispatchEvent(new CustomEvent(name, { detail: data }));
-    if (["state", "conference", "queue", "floor", "roster"].includes(name)) {
+    if (["state", "conference", "queue", "floor", "roster", "recording"].includes(name)) {
       this.dispatchEvent(new CustomEvent("change", { detail: { part: name } }));
     }
   }

@@ -11,9 +11,11 @@ import { connect } from "./protocol.js";
 import { t, lang } from "./i18n.js";
 import { $, el, pointName, announce, bindConnection, toast } from "./ui.js";
 import { MediaClient } from "./rtc.js";
+import { bindRecordings } from "./tech_recordings.js";
 
 const conn = connect();
 bindConnection(conn);
+bindRecordings(conn);
 
 const RANK = { down: 0, poor: 1, degraded: 2, unknown: 3, good: 4 };
 const HISTORY_REFRESH_MS = 10000;
@@ -31,7 +33,7 @@ const view = {
   notices: [],             // `notice` events (station replaced, precheck results)
   previewPoint: null,
 };
-window.dewan = { conn, view };
+window.dewan = { ...(window.dewan || {}), conn, view };
 
 // ---------------------------------------------------------------------------- formatting
 const nf0 = new Intl.NumberFormat(lang(), { maximumFractionDigits: 0 });
@@ -269,7 +271,7 @@ function noticeRow(n) {
   return el("li", { class: "alert notice", dataset: { type: n.type, point: n.point || "" },
     onclick: () => n.point && openDetail(n.point) },
   el("span", { class: "al-badge" }, t("tech.notice")),
-  el("span", { class: "al-name" }, pointName(conn.state, n.point)),
+  el("span", { class: "al-name" }, n.point ? pointName(conn.state, n.point) : ""),  // server-wide notices name no point
   el("time", {}, timeOf(n.at)),
   el("div", { class: "al-reasons" }, t(key, { point: pointName(conn.state, n.point) })));
 }
@@ -580,7 +582,7 @@ conn.on("message", (msg) => {
 conn.on("notice", (n) => {
   view.notices.push(n);
   if (view.notices.length > 200) view.notices.shift();
-  if (n.type === "station_replaced" || (n.type === "precheck" && n.result?.verdict !== "ready")) {
+  if (n.type === "station_replaced" || n.type.startsWith("recording_") || (n.type === "precheck" && n.result?.verdict !== "ready")) {
     beep("poor");
     flash($("#tech-alerts-panel"));
   }

@@ -68,6 +68,8 @@ export function bindConnection(conn) {
     }
   });
   conn.on("change", () => {
+    const rec = document.getElementById("rec-indicator");  // every page: shown while recording runs
+    if (rec) rec.hidden = !conn.state?.recording?.active;
     const c = conn.state?.conference;
     if (!c) return;
     document.getElementById("conference-title").textContent = c.title || "";

@@ -10,6 +10,7 @@ Public interface (everything else in this package is internal)::
     router.set_floor(point_id | None); router.set_muted(point_id, True)
     router.set_preview(technician_sid, point_id | None)
     router.link_stats(); router.counters()
+    router.add_sink(sink); router.remove_sink(sink)             # the recorder's slots
     await router.close_peer(sid, reason); await router.close()
     await selfcheck()                                            # once at start-up
 

@@ -53,6 +53,8 @@ class Router:
         self.floor: Optional[str] = None
         self._muted: set[str] = set()
         self._preview: dict[str, str] = {}
+        #: recording sinks (server.recording.sink): slots with no peer, same rules
+        self.sinks: list = []
         self._retired = dict.fromkeys(_COUNTER_KEYS, 0)
         self._samples: dict[str, collections.deque] = {}
         self._sampler: Optional[asyncio.Task] = None
@@ -205,6 +207,20 @@ class Router:
         for peer in self.peers.values():
             for name, consumer in peer.consumers.items():
                 consumer.set_source(self._source_for(peer, name))
+        for sink in self.sinks:  # the recorder: a "peer" of no point (point_id None)
+            sink.set_source(self._source_for(sink, sink.slot))
+
+    def add_sink(self, sink) -> None:
+        """Add a recording sink (server.recording.sink.RecorderSink: ``slot``,
+        ``participant``, ``point_id`` None, duck-typed Consumer). Once two-layer publishing
+        lands, a sink gets the high layer (``sink.layer``)."""
+        self.sinks.append(sink)
+        sink.set_source(self._source_for(sink, sink.slot))
+
+    def remove_sink(self, sink) -> None:
+        if sink in self.sinks:
+            self.sinks.remove(sink)
+        sink.close()
 
     def set_floor(self, point_id: Optional[str]) -> None:
         """Give the floor slots to ``point_id`` (None or the hall id: floor slots carry

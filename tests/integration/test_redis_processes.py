@@ -1,6 +1,7 @@
 """Two `dewan serve --redis` processes on one real redis-server: state and broadcasts are
 shared, the conference's media is hosted by one owner, pages send clients to it, and the
-other process takes over when the owner dies."""
+other process takes over when the owner dies (and resumes the recording in the shared recording
+folder as a new segment: the manifest lists what each process wrote)."""
 
 import asyncio
 import json
@@ -19,7 +20,8 @@ def page_config(server: DewanServer, who: str) -> dict:
 
 
 async def test_two_processes_share_one_conference(tmp_path, redis_url):
-    env = {"DEWAN_SERVER_REDIS": redis_url, "DEWAN_SECURITY_SECRET": "s" * 32}
+    recordings = tmp_path / "recordings"  # shared by both processes
+    env = {"DEWAN_SERVER_REDIS": redis_url, "DEWAN_SECURITY_SECRET": "s" * 32, "DEWAN_RECORDING_DIR": str(recordings)}
     a = DewanServer(tmp_path / "a", env=env).start()
     b = DewanServer(tmp_path / "b", env=env).start()
     clients = []
@@ -39,6 +41,11 @@ async def test_two_processes_share_one_conference(tmp_path, redis_url):
         await chair_on_b.wait_for("queue", lambda q: [e["point"] for e in q["entries"]] == ["vinh"])
         media = await chair_on_b.request("rtc:start")
         assert media["error"] == "unavailable" and "reload" in media["message"]
+        chair_on_a = ConfClient(a.base_url, a.token("chair"))
+        clients.append(chair_on_a)
+        await chair_on_a.connect()
+        session = (await chair_on_a.request("recording:start"))["recording"]["session"]
+        await chair_on_b.wait_for("recording", lambda r: r["active"])  # every process's pages hear of it
 
         await point.close()
         a.stop(kill=True)
@@ -53,6 +60,10 @@ async def test_two_processes_share_one_conference(tmp_path, redis_url):
         assert state["conference"]["title"] == "Hai máy chủ"
         assert [e["point"] for e in state["queue"]["entries"]] == ["vinh"]
         assert (await back.request("rtc:start"))["ok"]
+        assert state["recording"]["active"] and state["recording"]["segment"] == 2
+        manifest = json.loads((recordings / session / "manifest.json").read_text())
+        writers = [(s["dir"], s["process"].split(" pid ")[0]) for s in manifest["segments"]]
+        assert writers == [("seg-001", a.base_url), ("seg-002", b.base_url)]
     finally:
         for c in clients:
             await c.close()

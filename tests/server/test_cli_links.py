@@ -1,3 +1,4 @@
+import base64
 import json
 import subprocess
 import sys
@@ -15,7 +16,12 @@ def test_links_json_has_every_station_and_console(tmp_path):
     out = dewan("links", "--json", "--base-url", "https://dewan.example:8443", state=tmp_path)
     assert out.returncode == 0, out.stderr
     links = json.loads(out.stdout)
-    assert set(links) == {"chair", "hall", "technicians", "points"}
+    assert set(links) == {"chair", "chairs", "hall", "technicians", "points"}
+    # one link per named moderator, each its own identity (token label = chair id)
+    assert set(links["chairs"]) == {"chu-tich", "pho-chu-tich", "giam-doc-so", "van-phong"}
+    labels = {json.loads(base64.urlsafe_b64decode(u.split("/j/")[1].split(".")[0] + "==")).get("l")
+              for u in [links["chair"], *links["chairs"].values()]}
+    assert labels == {"chair", "chu-tich", "pho-chu-tich", "giam-doc-so", "van-phong"}
     assert len(links["points"]) == 21 and "hall" not in links["points"]
     assert links["points"]["vinh"].startswith("https://dewan.example:8443/j/")
     assert len(links["technicians"]) >= 1

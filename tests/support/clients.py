@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import socketio
 
-EVENTS = ("state", "conference", "queue", "floor", "roster", "health", "message", "notice",
+EVENTS = ("state", "conference", "queue", "floor", "roster", "recording", "health", "message", "notice",
           "log", "rtc:offer", "error")
 
 

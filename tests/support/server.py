@@ -23,7 +23,8 @@ def free_port() -> int:
 
 
 class DewanServer:
-    def __init__(self, state_dir: Path, config: Path | None = None, env: dict | None = None) -> None:
+    def __init__(self, state_dir: Path, config: Path | None = None, env: dict | None = None,
+                 wrap: list[str] | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.config = config
         self.port = free_port()
@@ -33,6 +34,7 @@ class DewanServer:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.state_dir / "server.log"
         self._links: dict | None = None
+        self.wrap = wrap or []  # a command the server runs under (e.g. unshare: its own mounts)
 
     def _args(self) -> list[str]:
         args = ["--state-dir", str(self.state_dir)]
@@ -42,7 +44,7 @@ class DewanServer:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
-            [*DEWAN, "serve", "--http", "--host", "127.0.0.1", "--port", str(self.port), *self._args()],
+            [*self.wrap, *DEWAN, "serve", "--http", "--host", "127.0.0.1", "--port", str(self.port), *self._args()],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
