@@ -369,6 +369,7 @@ async def main() -> None:
                 if pc is not None:
                     await pc.close()
             gen.streams.clear()
+            gen.rtx_pts.clear()  # payload types are per SFU: one's RTX may be another's VP8
             gen.tracks, gen.base = [], (0, 0, 0, 0)
             send({"op": "closed"})
         elif msg["op"] == "offer":

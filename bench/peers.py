@@ -73,6 +73,8 @@ async def measure(gen: LoadGenProcess, cpu_s, rss, seconds: float, latency_secon
         "latency_samples": latency["samples"],
         "latency_streams": f"{latency['pairs_matched']}/{latency['pairs']}",
         "subscriber_streams": stats["streams"],
+        # what the publishers sent in the window: the same input for both systems
+        "published_frames_per_s": round(stats["sent_frames"] / wall, 1),
         "rss_mb": round(rss(), 1),
         "window_s": round(wall, 1),
     }
