@@ -370,6 +370,7 @@ export class MediaClient extends EventTarget {
       this.lastError = null;
       this.unreachable = false;
       if (this._startedAt) this.joinTimes.push(Math.round(performance.now() - this._startedAt));
+      this.connectedAt ??= performance.now();  // since the page's navigation started
       this._startedAt = 0;
       this._setState("connected");
     } else if (pc.connectionState === "failed") {
