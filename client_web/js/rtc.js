@@ -14,7 +14,7 @@
 
 const ICE_GATHER_TIMEOUT_MS = 2500;   // cap: an unreachable TURN server never completes gathering
 const RELAY_GRACE_MS = 300;           // after the first relay candidate, wait this long for others
-const NO_PAIR_MS = 8000;
+const NO_PAIR_MS = 6000;
 const OFFER_TIMEOUT_MS = 10000;
 const CONNECT_TIMEOUT_MS = 15000;
 const DISCONNECTED_GRACE_MS = 3000;

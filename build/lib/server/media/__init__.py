@@ -1,0 +1,111 @@
+"""Dewan's media relay: an SFU on aiortc that forwards RTP packets, never decodes or encodes.
+
+Public interface (everything else in this package is internal)::
+
+    from server.media import Router, MediaSettings, MediaError, selfcheck
+
+    router = Router(conference_id, hall_id, point_ids, MediaSettings(), on_event)
+    offer_sdp = await router.start_peer(sid, kind, point_id)   # rtc:start -> rtc:offer
+    await router.accept_answer(sid, answer_sdp)                 # rtc:answer
+    router.set_floor(point_id | None); router.set_muted(point_id, True)
+    router.set_preview(technician_sid, point_id | None)
+    router.link_stats(); router.counters()
+    await router.close_peer(sid, reason); await router.close()
+    await selfcheck()                                            # once at start-up
+
+``on_event(name, payload)`` is called with:
+
+* ``"peer_state"``  ``{"participant", "point", "kind", "state"}``; state is one of
+  ``connecting``, ``connected``, ``failed``, ``closed`` (aiortc's connectionState; a
+  peer that fails or that aiortc closes by itself is closed by the relay, followed by
+  ``peer_closed`` with reason ``failed``/``closed``; the client sends ``rtc:start`` again);
+* ``"peer_closed"`` ``{"participant", "point", "kind", "reason"}``;
+* ``"producer"``    ``{"point", "track": "audio"|"video"|"presentation",
+  "state": "added"|"removed"}``.
+
+Statistics
+----------
+``link_stats()`` -> ``{point_id: {...}}`` for every point (hall included), from the point's
+publishing connection; every value is None when unknown: ``ice_state``, ``dtls_state``,
+``candidate_type`` (remote candidate of the selected pair: host/srflx/prflx/relay),
+``rtt_ms`` (RTCP RR on the relay's sending legs), ``loss_up`` (publisher -> relay before
+repair, over the last ~2 s), ``loss_down`` (worst RR fraction lost of its receive slots),
+``jitter_ms`` (inbound), ``bitrate_up_kbps``, ``bitrate_down_kbps``, ``fps_up`` (~2 s
+windows, sampled once a second), ``media_silence_s``, ``packets_up``, ``packets_down``.
+
+``counters()`` -> totals since start: ``packets_forwarded``, ``bytes_forwarded``,
+``packets_received``, ``bytes_received``, ``plis_sent``, ``plis_received``,
+``nacks_received``, ``retransmissions``, ``keyframes`` (consumer restarts on a key
+frame), and gauges ``peers``, ``producers``, ``consumers_active``.
+
+Test-only fault hook: ``Router.impair(point_id, drop_up=0.05, drop_down=0.05)`` drops that
+fraction of the point's RTP on the relay's datagram path (upstream before the relay reads
+it, so the relay NACKs; downstream after the NACK cache, so the client's NACKs are
+answered); ``Router.impair_participant(sid, drop_down)`` for non-publishers.
+
+Negotiation
+-----------
+The relay is ALWAYS the offerer. ``start_peer`` returns one offer with every m-line of the
+participant's kind, BUNDLEd, mids "0", "1", ... in the order below. Audio m-lines offer
+Opus only, video m-lines VP8 (+ rtx) only. The browser answers (no trickle: send the
+answer when ICE gathering is complete). A new ``rtc:start`` always builds a NEW
+RTCPeerConnection on both sides (aiortc cannot restart ICE).
+
+How a browser publishes (kinds ``point`` and ``hall``): the publish m-lines are offered
+``recvonly`` by the relay. After ``setRemoteDescription(offer)`` take
+``pc.getTransceivers()`` and, for the publish m-lines (matched by ``transceiver.mid``),
+call ``transceiver.sender.replaceTrack(track)`` and set
+``transceiver.direction = "sendonly"``; then ``createAnswer()``. The hall's presentation
+m-line (mid "2") may stay ``inactive`` (direction "inactive" or no track) until a screen
+is shared; sharing later needs a new ``rtc:start``. Receive slots are offered
+``sendonly``; leave their transceivers as they are (``recvonly``).
+
+Receive slots: each slot group has its own msid stream id, so ``ontrack``'s
+``event.streams[0].id`` names the screen element and audio/video of a group lip-sync:
+stream ids ``hall``, ``floor``, ``presentation``, ``preview``, ``tile-<point_id>``; track
+ids ``<stream>-audio`` / ``<stream>-video`` (e.g. ``hall-audio``, ``tile-vinh-video``).
+``event.transceiver.mid`` with the table below gives the same answer.
+
+m-line order per kind (``<tiles>`` = one video m-line per district point, i.e. every
+point id except the hall's, in the Router's ``point_ids`` order):
+
+=============  =====================================================================
+kind           m-lines (mid 0, 1, ...)
+=============  =====================================================================
+point          publish audio, publish video, hall.audio, hall.video, floor.audio,
+               floor.video, presentation.video
+hall           publish audio, publish video, publish presentation (video), floor.audio,
+               floor.video, <tiles>
+chair          hall.audio, hall.video, floor.audio, floor.video, presentation.video,
+               <tiles>
+technician     hall.video, <tiles>, preview.audio, preview.video
+observer       hall.audio, hall.video, floor.audio, floor.video, presentation.video
+precheck       publish audio, publish video, echo.audio, echo.video (the pre-join check:
+               the page's own camera and microphone come back, forwarded; nobody else
+               receives them)
+=============  =====================================================================
+
+``server.media.slots.layout(kind, hall_id, point_ids)`` returns this list as data.
+
+Forwarding rules (enforced here whatever a browser does)
+--------------------------------------------------------
+* Only the hall's audio and the floor holder's audio ever reach points; a district's
+  audio reaches nobody unless it holds the floor (a technician's preview is the one
+  exception: it reaches only that technician). A muted point's audio reaches nobody.
+* Floor slots carry nothing to the floor holder itself (no echo) and nothing while the
+  hall holds the floor (``set_floor(None)`` or ``set_floor(hall_id)``).
+* ``set_floor`` re-points every floor slot at the new holder without renegotiation: same
+  SSRC, continuous sequence numbers, timestamps and VP8 picture IDs. A video slot keeps
+  forwarding the previous speaker until the new one's key frame arrives (one PLI,
+  throttled to one per producer per ``pli_min_interval_s``), then switches on it: make
+  before break, so the viewer never sees a frozen or black picture during a switch.
+* Tiles carry each district's video always; ``presentation`` carries the hall's screen.
+"""
+
+from .errors import MediaError
+from .router import Router
+from .selfcheck import selfcheck
+from .settings import MediaSettings
+from .slots import layout
+
+__all__ = ["MediaError", "MediaSettings", "Router", "layout", "selfcheck"]

@@ -1,0 +1,393 @@
+"""Router: one per conference. Holds the peers, the producers by point id, the consumers
+(slots) of every subscriber, the floor, mutes and technician previews, and decides which
+producer feeds which slot. Floor rules are enforced here, whatever a browser does."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import Callable, Optional
+
+from .errors import MediaError
+from .forward import Consumer, Producer, spawn
+from .ice import NO_CANDIDATE_WARNING, configure_host_addresses, host_addresses, rtc_configuration
+from .peer import Peer
+from .settings import MediaSettings
+from .slots import KINDS, layout
+from .turn import browser_ice_servers
+from .udpmux import UdpMux
+
+logger = logging.getLogger(__name__)
+
+PUBLISHER_KINDS = ("hall", "point")
+_SAMPLE_INTERVAL_S = 1.0
+_COUNTER_KEYS = (
+    "packets_forwarded", "bytes_forwarded", "packets_received", "bytes_received",
+    "plis_sent", "plis_received", "nacks_received", "retransmissions", "keyframes",
+)
+
+
+class Router:
+    """See the package docstring for the slot layout and the forwarding rules."""
+
+    def __init__(
+        self,
+        conference_id: str,
+        hall_id: str,
+        point_ids: list[str],
+        settings: MediaSettings,
+        on_event: Optional[Callable[[str, dict], None]] = None,
+    ) -> None:
+        self.conference_id = conference_id
+        self.hall_id = hall_id
+        self.point_ids = list(dict.fromkeys([hall_id, *point_ids]))
+        self.settings = settings
+        self._on_event = on_event
+        self._configuration = rtc_configuration(settings.ice_servers)
+        if settings.ice_host_addresses:
+            configure_host_addresses(settings.ice_host_addresses)
+        self.peers: dict[str, Peer] = {}
+        #: (point_id, "audio"|"video"|"presentation") -> Producer
+        self.producers: dict[tuple[str, str], Producer] = {}
+        self._publisher_of_point: dict[str, Peer] = {}
+        self.floor: Optional[str] = None
+        self._muted: set[str] = set()
+        self._preview: dict[str, str] = {}
+        self._retired = dict.fromkeys(_COUNTER_KEYS, 0)
+        self._samples: dict[str, collections.deque] = {}
+        self._sampler: Optional[asyncio.Task] = None
+        self.mux: Optional[UdpMux] = None
+        self.closed = False
+
+    async def open(self) -> None:
+        """Bind the shared UDP port (at start-up; else before the first peer). Logs one
+        warning line when no address is usable; raises MediaError when the port is taken."""
+        if self.mux is not None or self.settings.udp_port is None:
+            return
+        addresses = host_addresses(self.settings.ice_host_addresses, self.settings.listen_host)
+        if not addresses:
+            logger.warning(NO_CANDIDATE_WARNING)
+        mux = UdpMux(addresses, self.settings.udp_port, self.settings.announced_address,
+                     max(self.settings.socket_buffer_bytes, 4 << 20))
+        await mux.open()
+        self.mux = mux
+
+    def browser_ice_servers(self, user: str) -> list[dict]:
+        """Fresh ``iceServers`` for one browser's offer (TURN credentials, see .turn)."""
+        s = self.settings
+        return browser_ice_servers(s.turn_urls, s.turn_secret, s.turn_ttl_s, user)
+
+    # -- events -------------------------------------------------------------------------
+    def _emit(self, name: str, payload: dict) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(name, payload)
+        except Exception:
+            logger.exception("on_event(%s) failed", name)
+
+    def _on_peer_state(self, peer: Peer, state: str) -> None:
+        if state == "new":
+            return
+        self._emit("peer_state", {"participant": peer.participant, "point": peer.point_id,
+                                  "kind": peer.kind, "state": state})
+        if state in ("failed", "closed") and not peer.closed:
+            # ICE/DTLS failure, or aiortc closed the connection itself (DTLS closed):
+            # drop the peer; the client recovers with a new rtc:start
+            spawn(self._close_if_current(peer, state), "close dead peer")
+
+    async def _close_if_current(self, peer: Peer, reason: str) -> None:
+        if self.peers.get(peer.participant) is peer:
+            await self.close_peer(peer.participant, reason)
+
+    # -- peers --------------------------------------------------------------------------
+    async def start_peer(self, participant: str, kind: str, point_id: Optional[str]) -> str:
+        """Build a new peer connection (closing any previous one of ``participant``) and
+        return the relay's SDP offer."""
+        if self.closed:
+            raise MediaError("unavailable", "The conference's media relay is closed.")
+        if kind not in KINDS:
+            raise MediaError("bad_request", f"Unknown participant kind {kind!r}.")
+        if kind in PUBLISHER_KINDS:
+            if point_id is None or point_id not in self.point_ids:
+                raise MediaError("not_found", f"Unknown point {point_id!r}.")
+            if kind == "hall" and point_id != self.hall_id:
+                raise MediaError("bad_request", "The hall station publishes the hall point.")
+            if kind == "point" and point_id == self.hall_id:
+                raise MediaError("bad_request", "The hall point is published by the hall.")
+        else:
+            point_id = None
+        await self.close_peer(participant, "replaced")
+        await self.open()
+        peer = Peer(participant, kind, point_id,
+                    layout(kind, self.hall_id, self.point_ids), self.settings,
+                    self._configuration, self._on_peer_state, self.mux)
+        self.peers[participant] = peer
+        if point_id is not None:
+            self._publisher_of_point[point_id] = peer
+        self._ensure_sampler()
+        self._refresh()
+        try:
+            return await peer.create_offer()
+        except Exception:
+            logger.exception("creating the offer for %s failed", participant)
+            await self.close_peer(participant, "error")
+            raise MediaError("unavailable", "The relay could not create an offer.") from None
+
+    async def accept_answer(self, participant: str, sdp: str) -> None:
+        peer = self.peers.get(participant)
+        if peer is None:
+            raise MediaError("not_found", "No media connection was started; send rtc:start.")
+        active = await peer.accept_answer(sdp)
+        if self.peers.get(participant) is not peer:  # closed meanwhile
+            return
+        for producer in active if peer.kind in PUBLISHER_KINDS else ():
+            key = (producer.point_id, producer.track)
+            old = self.producers.get(key)
+            if old is not None and old is not producer:
+                self._retire_producer(old)
+            self.producers[key] = producer
+            producer.muted = producer.kind == "audio" and producer.point_id in self._muted
+            self._emit("producer", {"point": producer.point_id, "track": producer.track,
+                                    "state": "added"})
+        self._refresh()
+
+    async def close_peer(self, participant: str, reason: str) -> None:
+        """Close ``participant``'s peer connection; idempotent. ``reason`` is logged and
+        carried in the ``peer_state`` event (``closed``)."""
+        peer = self.peers.pop(participant, None)
+        if peer is None:
+            return
+        self._preview.pop(participant, None)
+        if peer.point_id is not None and self._publisher_of_point.get(peer.point_id) is peer:
+            del self._publisher_of_point[peer.point_id]
+        for producer in peer.producers.values():
+            if self.producers.get((producer.point_id, producer.track)) is producer:
+                del self.producers[(producer.point_id, producer.track)]
+                self._emit("producer", {"point": producer.point_id,
+                                        "track": producer.track, "state": "removed"})
+            self._retire_producer(producer)
+        for consumer in peer.consumers.values():
+            self._retire_consumer(consumer)
+        self._refresh()
+        await peer.close()
+        self._emit("peer_closed", {"participant": participant, "point": peer.point_id,
+                                   "kind": peer.kind, "reason": reason})
+
+    def _retire_producer(self, producer: Producer) -> None:
+        if producer.closed:
+            return
+        for consumer in producer.consumers:
+            consumer.drop_producer(producer)
+        self._retired["packets_received"] += producer.packets
+        self._retired["bytes_received"] += producer.bytes
+        self._retired["plis_sent"] += producer.plis_sent
+        producer.close()
+
+    def _retire_consumer(self, consumer: Consumer) -> None:
+        if consumer.closed:
+            return
+        for key, value in self._consumer_counts(consumer).items():
+            self._retired[key] += value
+        consumer.close()
+
+    @staticmethod
+    def _consumer_counts(c: Consumer) -> dict:
+        return {"packets_forwarded": c.packets, "bytes_forwarded": c.bytes,
+                "plis_received": c.plis_received, "nacks_received": c.nacks_received,
+                "retransmissions": c.retransmissions, "keyframes": c.keyframes}
+
+    # -- forwarding rules ---------------------------------------------------------------
+    def _source_for(self, peer: Peer, slot: str) -> Optional[Producer]:
+        stream, _, rest = slot.partition(".")
+        track = rest.rpartition(".")[2]
+        hall = self.hall_id
+        if stream == "hall":
+            return self.producers.get((hall, track))
+        if stream == "presentation":
+            return self.producers.get((hall, "presentation"))
+        if stream == "floor":
+            holder = self.floor
+            if holder is None or holder == hall or holder == peer.point_id:
+                return None
+            return self.producers.get((holder, track))
+        if stream == "tile":
+            return self.producers.get((rest.rpartition(".")[0], "video"))
+        if stream == "echo":  # a pre-join check's loopback: its own, private producers
+            return peer.producers.get(track)
+        if stream == "preview":
+            target = self._preview.get(peer.participant)
+            return self.producers.get((target, track)) if target is not None else None
+        return None
+
+    def _refresh(self) -> None:
+        """Point every slot at the producer the rules give it (no-op where unchanged)."""
+        for peer in self.peers.values():
+            for name, consumer in peer.consumers.items():
+                consumer.set_source(self._source_for(peer, name))
+
+    def set_floor(self, point_id: Optional[str]) -> None:
+        """Give the floor slots to ``point_id`` (None or the hall id: floor slots carry
+        nothing). Subscribers see no SDP change; the new holder gets one PLI."""
+        if point_id is not None and point_id not in self.point_ids:
+            raise MediaError("not_found", f"Unknown point {point_id!r}.")
+        self.floor = None if point_id == self.hall_id else point_id
+        self._refresh()
+
+    def set_muted(self, point_id: str, muted: bool) -> None:
+        """A muted point's audio is forwarded nowhere (floor, preview alike)."""
+        if muted:
+            self._muted.add(point_id)
+        else:
+            self._muted.discard(point_id)
+        producer = self.producers.get((point_id, "audio"))
+        if producer is not None:
+            producer.muted = muted
+
+    def set_preview(self, participant: str, point_id: Optional[str]) -> None:
+        """Point a technician's preview slots at ``point_id`` (None: nothing)."""
+        peer = self.peers.get(participant)
+        if peer is None or peer.kind != "technician":
+            raise MediaError("not_found", "No technician media connection for this client.")
+        if point_id is None:
+            self._preview.pop(participant, None)
+        elif point_id not in self.point_ids:
+            raise MediaError("not_found", f"Unknown point {point_id!r}.")
+        else:
+            self._preview[participant] = point_id
+        self._refresh()
+
+    # -- test-only fault injection ------------------------------------------------------
+    def impair(self, point_id: str, drop_up: float = 0.0, drop_down: float = 0.0) -> None:
+        """TEST ONLY: drop a fraction of the RTP datagrams from ``point_id``'s publisher
+        (before the relay reads them, so it NACKs) and of the fresh packets sent to it
+        (kept in the NACK cache, so its NACKs are answered)."""
+        peer = self._publisher_of_point.get(point_id)
+        if peer is None:
+            raise MediaError("not_found", f"No publisher connected for {point_id!r}.")
+        peer.impair(drop_up, drop_down)
+
+    def impair_participant(self, participant: str, drop_down: float = 0.0) -> None:
+        """TEST ONLY: like :meth:`impair` for any participant (e.g. a chair console)."""
+        self.peers[participant].impair(0.0, drop_down)
+
+    # -- statistics ---------------------------------------------------------------------
+    def counters(self) -> dict:
+        """Totals since the router started (for Prometheus counters)."""
+        totals = dict(self._retired)
+        for peer in self.peers.values():
+            for c in peer.consumers.values():
+                for key, value in self._consumer_counts(c).items():
+                    totals[key] += value
+            for p in peer.producers.values():
+                if not p.closed:
+                    totals["packets_received"] += p.packets
+                    totals["bytes_received"] += p.bytes
+                    totals["plis_sent"] += p.plis_sent
+        totals["peers"] = len(self.peers)
+        totals["producers"] = len(self.producers)
+        totals["consumers_active"] = sum(
+            1 for peer in self.peers.values() for c in peer.consumers.values()
+            if c.source is not None)
+        return totals
+
+    def _ensure_sampler(self) -> None:
+        if self._sampler is None or self._sampler.done():
+            self._sampler = spawn(self._run_sampler(), "stats sampler")
+
+    async def _run_sampler(self) -> None:
+        """Once a second: sample link counters, send the relay's REMB to publishers."""
+        remb = self.settings.publisher_max_kbps * 1000
+        while not self.closed:
+            try:
+                self._sample()
+                for producer in self.producers.values():
+                    producer.send_remb(remb)
+            except Exception:
+                logger.exception("stats sampling failed")
+            await asyncio.sleep(_SAMPLE_INTERVAL_S)
+
+    @staticmethod
+    def _peer_totals(peer: Peer) -> tuple:
+        prods = list(peer.producers.values())
+        cons = list(peer.consumers.values())
+        return (
+            time.monotonic(),
+            sum(p.bytes for p in prods),
+            sum(c.bytes for c in cons),
+            sum(p.frames for p in prods if p.track == "video"),
+            sum(p.raw_expected for p in prods),
+            sum(p.raw_received for p in prods),
+        )
+
+    def _sample(self) -> None:
+        for point_id, peer in self._publisher_of_point.items():
+            samples = self._samples.get(point_id)
+            if samples is None or samples[0][0] is not peer:
+                samples = self._samples[point_id] = collections.deque(maxlen=4)
+                samples.append((peer, None))
+            samples.append((peer, self._peer_totals(peer)))
+        for point_id in list(self._samples):
+            if point_id not in self._publisher_of_point:
+                del self._samples[point_id]
+
+    def link_stats(self) -> dict[str, dict]:
+        """Per point id (hall included): the link figures the health monitor reads."""
+        result = {}
+        for point_id in self.point_ids:
+            peer = self._publisher_of_point.get(point_id)
+            result[point_id] = self._link(point_id, peer)
+        return result
+
+    def _link(self, point_id: str, peer: Optional[Peer]) -> dict:
+        stats = dict.fromkeys(
+            ("ice_state", "dtls_state", "candidate_type", "rtt_ms", "loss_up", "loss_down",
+             "jitter_ms", "bitrate_up_kbps", "bitrate_down_kbps", "fps_up",
+             "media_silence_s", "packets_up", "packets_down"))
+        if peer is None:
+            return stats
+        prods = list(peer.producers.values())
+        cons = list(peer.consumers.values())
+        stats["ice_state"] = peer.ice_state()
+        stats["dtls_state"] = peer.dtls_state()
+        stats["candidate_type"] = peer.candidate_type()
+        rtts = [c.rtt_s for c in cons if c.rtt_s is not None]
+        if rtts:
+            stats["rtt_ms"] = round(1000 * sum(rtts) / len(rtts), 1)
+        losses = [c.fraction_lost for c in cons if c.fraction_lost is not None]
+        if losses:
+            stats["loss_down"] = round(max(losses), 4)
+        live = [p for p in prods if p.last_packet_at is not None]
+        if live:
+            stats["jitter_ms"] = round(max(p.jitter / p.clock_khz for p in live), 2)
+            stats["media_silence_s"] = round(
+                time.monotonic() - max(p.last_packet_at for p in live), 2)
+        stats["packets_up"] = sum(p.packets for p in prods)
+        stats["packets_down"] = sum(c.packets for c in cons)
+        samples = [s for _, s in self._samples.get(point_id, ()) if s is not None]
+        if len(samples) >= 2:
+            old, new = samples[-3] if len(samples) >= 3 else samples[0], samples[-1]
+            dt = new[0] - old[0]
+            if dt > 0:
+                stats["bitrate_up_kbps"] = round((new[1] - old[1]) * 8 / dt / 1000, 1)
+                stats["bitrate_down_kbps"] = round((new[2] - old[2]) * 8 / dt / 1000, 1)
+                stats["fps_up"] = round((new[3] - old[3]) / dt, 1)
+                expected = new[4] - old[4]
+                received = new[5] - old[5]
+                if expected > 0:
+                    stats["loss_up"] = round(max(0.0, 1 - received / expected), 4)
+        return stats
+
+    async def close(self) -> None:
+        """Close every peer; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        for participant in list(self.peers):
+            await self.close_peer(participant, "conference_closed")
+        if self._sampler is not None:
+            self._sampler.cancel()
+        if self.mux is not None:
+            self.mux.close()
