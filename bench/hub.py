@@ -35,6 +35,10 @@ from server.media.ice import rtc_configuration
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HOST = "127.0.0.1"
+#: --udp: the relay's sockets (shared: one port, as served; batched: the same with
+#: sendmmsg; per-peer: aioice's own socket per connection, as before media.udp_port)
+UDP_MODES = {"shared": {}, "batched": {"send_batching": True}, "per-peer": {"udp_port": None}}
+UDP_MODE = "shared"
 
 
 def rss_mb() -> float:
@@ -188,7 +192,7 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
               latency_seconds: float) -> dict:
     point_ids = [f"p{i:02d}" for i in range(points)]
     router = Router("bench", "hall", ["hall", *point_ids],
-                    MediaSettings(ice_host_addresses=[HOST]))
+                    MediaSettings(ice_host_addresses=[HOST], **UDP_MODES[UDP_MODE]))
     await join(gen, router, "hall", "hall", "hall", video="hall", audio=True)
     for pid in point_ids:
         await join(gen, router, pid, "point", pid, video="point", audio=True)
@@ -238,7 +242,7 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
 
 
 async def fanout_router(gen: LoadGenProcess, seconds: float, subscribers: int) -> dict:
-    router = Router("fanout", "hall", ["hall"], MediaSettings(ice_host_addresses=[HOST]))
+    router = Router("fanout", "hall", ["hall"], MediaSettings(ice_host_addresses=[HOST], **UDP_MODES[UDP_MODE]))
     await join(gen, router, "hall", "hall", "hall", video="hall", audio=False)
     for i in range(subscribers):
         await join(gen, router, f"s{i}", "observer", None)
@@ -319,6 +323,7 @@ async def main(args) -> dict:
         "points": args.points,
         "cpu_count": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "udp": UDP_MODE,
     })
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hub.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -360,7 +365,11 @@ def cli() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0,
                         help="latency window (probe installed), after the CPU window")
     parser.add_argument("--fanout-seconds", type=float, default=15.0)
+    parser.add_argument("--udp", choices=list(UDP_MODES), default="shared",
+                        help="relay sockets: one shared port, the same with sendmmsg, or one per peer")
     args = parser.parse_args()
+    global UDP_MODE
+    UDP_MODE = args.udp
     import uvloop
 
     uvloop.install()

@@ -32,6 +32,7 @@ from aioice.candidate import Candidate, candidate_foundation, candidate_priority
 from aioice.ice import StunProtocol
 from aioice.utils import random_string
 
+from . import sendmmsg
 from .errors import MediaError
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class MuxTransport(asyncio.DatagramTransport):
         self._mux = socket_mux
         self._protocol = protocol
         self._by_addr = socket_mux.by_addr
-        self._send = socket_mux.transport.sendto
+        self._send = socket_mux.send
         self.ufrag = ufrag
         self.addrs: set = set()
         self._closing = False
@@ -83,9 +84,7 @@ class MuxTransport(asyncio.DatagramTransport):
     def get_extra_info(self, name, default=None):
         if name == "sockname":
             return self._mux.announced
-        if name == "socket":
-            return self._mux.transport.get_extra_info("socket")
-        return default
+        return default  # no "socket": the shared one's buffers are set once (UdpMux.open)
 
     def is_closing(self) -> bool:
         return self._closing
@@ -104,10 +103,12 @@ class MuxTransport(asyncio.DatagramTransport):
 class SocketMux(asyncio.DatagramProtocol):
     """The shared socket of one local address and its routing tables."""
 
-    def __init__(self, local: tuple[str, int], announced_host: str) -> None:
+    def __init__(self, local: tuple[str, int], announced_host: str, batch: bool = False) -> None:
         self.local = local
         self.announced_host = announced_host
+        self.batch = batch
         self.transport: Optional[asyncio.DatagramTransport] = None
+        self.send = None  # transport.sendto, or a BatchSender's (sendmmsg)
         self.by_ufrag: dict[str, StunProtocol] = {}
         self.by_addr: dict[tuple, StunProtocol] = {}
         self.dropped = 0
@@ -119,6 +120,9 @@ class SocketMux(asyncio.DatagramProtocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.local = transport.get_extra_info("sockname")[:2]
+        self.send = transport.sendto
+        if self.batch and sendmmsg.available():
+            self.send = sendmmsg.BatchSender(asyncio.get_running_loop(), transport).sendto
 
     def datagram_received(self, data: bytes, addr) -> None:
         addr = (addr[0], addr[1])  # IPv6 four-tuple -> two-tuple, as aioice does
@@ -165,11 +169,27 @@ class SocketMux(asyncio.DatagramProtocol):
         return protocol
 
 
+def _buffers(sock, size: int) -> None:
+    """One socket takes every peer's traffic: give it a large buffer, above
+    net.core.rmem_max/wmem_max when the process may (CAP_NET_ADMIN: *BUFFORCE)."""
+    for force, plain in ((getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF),
+                         (getattr(socket, "SO_SNDBUFFORCE", None), socket.SO_SNDBUF)):
+        for option in (force, plain):
+            if option is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, size)
+                break
+            except OSError:
+                continue
+
+
 class UdpMux:
     """The relay's shared sockets: one per local address, all on one port."""
 
     def __init__(self, addresses: list[str], port: int, announced_address: str = "",
-                 buffer_bytes: int = 4 << 20) -> None:
+                 buffer_bytes: int = 16 << 20, batch: bool = False) -> None:
+        self.batch = batch
         self.addresses = list(addresses)
         self.port = port
         self.announced_address = announced_address
@@ -186,18 +206,13 @@ class UdpMux:
             announced = self.announced_address or address
             try:
                 transport, mux = await loop.create_datagram_endpoint(
-                    lambda: SocketMux((address, port), announced), local_addr=(address, port))
+                    lambda: SocketMux((address, port), announced, self.batch), local_addr=(address, port))
             except OSError as exc:
                 self.close()
                 raise MediaError("unavailable", f"cannot bind the media UDP port {address}:{port} "
                                  f"({exc.strerror}); set media.udp_port (DEWAN_MEDIA_UDP_PORT) to a free "
                                  "port, one per process") from None
-            sock = transport.get_extra_info("socket")
-            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, option, self.buffer_bytes)
-                except OSError:  # pragma: no cover - platform specific
-                    pass
+            _buffers(transport.get_extra_info("socket"), self.buffer_bytes)
             port = mux.local[1]
             self.sockets.append(mux)
         self.port = port
