@@ -170,8 +170,9 @@ class SocketMux(asyncio.DatagramProtocol):
 
 
 def _buffers(sock, size: int) -> None:
-    """One socket takes every peer's traffic: give it a large buffer, above
-    net.core.rmem_max/wmem_max when the process may (CAP_NET_ADMIN: *BUFFORCE)."""
+    """One socket takes every peer's traffic: give it a larger buffer than a per-peer socket
+    had (4 MB is ~0.5 s of the hub's packets; a longer queue would only hold stale media),
+    above net.core.rmem_max/wmem_max when the process may (CAP_NET_ADMIN: *BUFFORCE)."""
     for force, plain in ((getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF),
                          (getattr(socket, "SO_SNDBUFFORCE", None), socket.SO_SNDBUF)):
         for option in (force, plain):
@@ -188,7 +189,7 @@ class UdpMux:
     """The relay's shared sockets: one per local address, all on one port."""
 
     def __init__(self, addresses: list[str], port: int, announced_address: str = "",
-                 buffer_bytes: int = 16 << 20, batch: bool = False) -> None:
+                 buffer_bytes: int = 4 << 20, batch: bool = False) -> None:
         self.batch = batch
         self.addresses = list(addresses)
         self.port = port
