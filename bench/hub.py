@@ -35,9 +35,9 @@ from server.media.ice import rtc_configuration
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HOST = "127.0.0.1"
-#: --udp: the relay's sockets (shared: one port, as served; batched: the same with
-#: sendmmsg; per-peer: aioice's own socket per connection, as before media.udp_port)
-UDP_MODES = {"shared": {}, "batched": {"send_batching": True}, "per-peer": {"udp_port": None}}
+#: --udp: the relay's sockets (shared: one port, as served; per-peer: aioice's own socket
+#: per connection, as before media.udp_port)
+UDP_MODES = {"shared": {}, "per-peer": {"udp_port": None}}
 UDP_MODE = "shared"
 
 
@@ -366,7 +366,7 @@ def cli() -> None:
                         help="latency window (probe installed), after the CPU window")
     parser.add_argument("--fanout-seconds", type=float, default=15.0)
     parser.add_argument("--udp", choices=list(UDP_MODES), default="shared",
-                        help="relay sockets: one shared port, the same with sendmmsg, or one per peer")
+                        help="relay sockets: one shared port (as served) or one per peer (as before)")
     args = parser.parse_args()
     global UDP_MODE
     UDP_MODE = args.udp

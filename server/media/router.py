@@ -70,7 +70,7 @@ class Router:
         if not addresses:
             logger.warning(NO_CANDIDATE_WARNING)
         mux = UdpMux(addresses, self.settings.udp_port, self.settings.announced_address,
-                     max(self.settings.socket_buffer_bytes, 4 << 20), self.settings.send_batching)
+                     max(self.settings.socket_buffer_bytes, 4 << 20))
         await mux.open()
         self.mux = mux
 

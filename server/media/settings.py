@@ -22,8 +22,6 @@ class MediaSettings:
     #: The HTTP server's bind address: a loopback one is announced when no host
     #: addresses are configured (``dewan serve --host 127.0.0.1``).
     listen_host: str = ""
-    #: Send the datagrams of one loop iteration with one sendmmsg(2) (see .sendmmsg).
-    send_batching: bool = False
     #: Browsers' TURN servers ("turns:turn.example.org:443?transport=tcp") with the
     #: coturn ``use-auth-secret`` shared secret and the lifetime of the credentials
     #: sent with every offer (see :mod:`.turn`). The relay itself allocates nothing.

@@ -32,7 +32,6 @@ from aioice.candidate import Candidate, candidate_foundation, candidate_priority
 from aioice.ice import StunProtocol
 from aioice.utils import random_string
 
-from . import sendmmsg
 from .errors import MediaError
 
 logger = logging.getLogger(__name__)
@@ -103,12 +102,11 @@ class MuxTransport(asyncio.DatagramTransport):
 class SocketMux(asyncio.DatagramProtocol):
     """The shared socket of one local address and its routing tables."""
 
-    def __init__(self, local: tuple[str, int], announced_host: str, batch: bool = False) -> None:
+    def __init__(self, local: tuple[str, int], announced_host: str) -> None:
         self.local = local
         self.announced_host = announced_host
-        self.batch = batch
         self.transport: Optional[asyncio.DatagramTransport] = None
-        self.send = None  # transport.sendto, or a BatchSender's (sendmmsg)
+        self.send = None  # the shared transport's sendto
         self.by_ufrag: dict[str, StunProtocol] = {}
         self.by_addr: dict[tuple, StunProtocol] = {}
         self.dropped = 0
@@ -121,8 +119,6 @@ class SocketMux(asyncio.DatagramProtocol):
         self.transport = transport
         self.local = transport.get_extra_info("sockname")[:2]
         self.send = transport.sendto
-        if self.batch and sendmmsg.available():
-            self.send = sendmmsg.BatchSender(asyncio.get_running_loop(), transport).sendto
 
     def datagram_received(self, data: bytes, addr) -> None:
         addr = (addr[0], addr[1])  # IPv6 four-tuple -> two-tuple, as aioice does
@@ -189,8 +185,7 @@ class UdpMux:
     """The relay's shared sockets: one per local address, all on one port."""
 
     def __init__(self, addresses: list[str], port: int, announced_address: str = "",
-                 buffer_bytes: int = 4 << 20, batch: bool = False) -> None:
-        self.batch = batch
+                 buffer_bytes: int = 4 << 20) -> None:
         self.addresses = list(addresses)
         self.port = port
         self.announced_address = announced_address
@@ -207,7 +202,7 @@ class UdpMux:
             announced = self.announced_address or address
             try:
                 transport, mux = await loop.create_datagram_endpoint(
-                    lambda: SocketMux((address, port), announced, self.batch), local_addr=(address, port))
+                    lambda: SocketMux((address, port), announced), local_addr=(address, port))
             except OSError as exc:
                 self.close()
                 raise MediaError("unavailable", f"cannot bind the media UDP port {address}:{port} "

@@ -1,19 +1,30 @@
-"""Batched sends on the shared UDP socket: Linux ``sendmmsg(2)`` through ctypes (Python 3.11
-has no ``socket.sendmmsg``). The datagrams one callback sends (a packet's copies for every
-subscriber) are queued and handed to the kernel in one call at the end of the loop
-iteration. Off by default (``media.send_batching``): see bench/README.md for what it
-measured.
+"""Per-packet send cost on the relay's shared UDP socket: one ``sendto`` per datagram
+(uvloop) against Linux ``sendmmsg(2)`` batches through ctypes (Python 3.11 has no
+``socket.sendmmsg``), in isolation. The datagrams one callback sends (a packet's copies for
+every subscriber) are queued and handed to the kernel in one call at the end of the loop
+iteration. It measured MORE CPU per datagram than plain sendto (ctypes field writes cost
+more than the syscalls saved), so the relay does not use it: see bench/README.md.
+
+    .venv/bin/python -m bench.sendbatch [--fanout 20] [--packets 200000] [--runs 3]
+
+Each "packet" is sent to ``--fanout`` subscribers (one loop iteration, as the relay's
+fan-out does); a child process drains the receiving sockets. The figure is this process's
+CPU time (user + system) per datagram; median of ``--runs`` alternating runs.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import ctypes
 import ipaddress
-import logging
+import multiprocessing
+import os
+import selectors
 import socket
+import statistics
 import struct
-
-logger = logging.getLogger(__name__)
+import time
 BATCH = 64
 
 
@@ -120,3 +131,75 @@ class BatchSender:
             start += len(chunk)
         for i in range(min(len(pending), BATCH)):
             iov[i].iov_base = None  # drop the references to the sent buffers
+
+
+def drain(ports_q, stop, fanout: int) -> None:
+    socks = []
+    sel = selectors.DefaultSelector()
+    for _ in range(fanout):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        s.bind(("127.0.0.1", 0))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        socks.append(s)
+    ports_q.put([s.getsockname()[1] for s in socks])
+    while not stop.is_set():
+        for key, _ in sel.select(0.2):
+            try:
+                while True:
+                    key.fileobj.recv(2048)
+            except BlockingIOError:
+                pass
+
+
+async def run(mode: str, addrs: list, packets: int) -> float:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+    send = BatchSender(loop, transport).sendto if mode == "batched" else transport.sendto
+    payload = bytes(1200)
+    sent = 0
+    cpu0 = time.process_time()
+    while sent < packets:
+        for addr in addrs:
+            send(payload, addr)
+        sent += len(addrs)
+        await asyncio.sleep(0)  # the loop iteration ends: the batch is flushed
+        if sent % (len(addrs) * 50) == 0:
+            await asyncio.sleep(0.001)  # pace a little: the drain must keep up
+    await asyncio.sleep(0.01)
+    cpu = time.process_time() - cpu0
+    transport.close()
+    return cpu / sent * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fanout", type=int, default=20)
+    parser.add_argument("--packets", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    import uvloop
+
+    q, stop = multiprocessing.Queue(), multiprocessing.Event()
+    child = multiprocessing.Process(target=drain, args=(q, stop, args.fanout), daemon=True)
+    child.start()
+    addrs = [("127.0.0.1", p) for p in q.get(timeout=10)]
+    results: dict[str, list[float]] = {"sendto": [], "batched": []}
+    try:
+        for _ in range(args.runs):
+            for mode in results:
+                results[mode].append(uvloop.run(run(mode, addrs, args.packets)))
+    finally:
+        stop.set()
+        child.join(2)
+    for mode, values in results.items():
+        print(f"{mode:8s} CPU us per datagram: median {statistics.median(values):.2f} "
+              f"(runs {', '.join(f'{v:.2f}' for v in values)})")
+    ratio = statistics.median(results["batched"]) / statistics.median(results["sendto"])
+    print(f"batched / sendto: {ratio:.2f}  (fan-out {args.fanout}, load average {os.getloadavg()[0]:.2f})")
+
+
+if __name__ == "__main__":
+    main()
