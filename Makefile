@@ -53,7 +53,7 @@ bundle: $(BUNDLE)/.complete
 $(BUNDLE)/.complete: pyproject.toml package.json package-lock.json | $(VENV)/bin/python
 	rm -rf $(BUNDLE)/wheels $(BUNDLE)/npm && mkdir -p $(BUNDLE)/wheels $(BUNDLE)/npm
 	$(PIP) wheel -w $(BUNDLE)/wheels . pip 'setuptools>=68' wheel
-	rm -f $(BUNDLE)/wheels/dewan-*.whl
+	rm -rf $(BUNDLE)/wheels/dewan-*.whl build
 	cd $(BUNDLE)/npm && npm pack --silent $$(node -e 'const l = require(process.argv[1]); \
 	  for (const [k, v] of Object.entries(l.packages)) if (k) console.log(k.replace(/.*node_modules\//, "") + "@" + v.version)' \
 	  $(CURDIR)/package-lock.json) >/dev/null
