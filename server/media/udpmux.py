@@ -99,26 +99,64 @@ class MuxTransport(asyncio.DatagramTransport):
         self.close()
 
 
-class SocketMux(asyncio.DatagramProtocol):
-    """The shared socket of one local address and its routing tables."""
+class SocketMux:
+    """The shared socket of one local address and its routing tables.
 
-    def __init__(self, local: tuple[str, int], announced_host: str) -> None:
-        self.local = local
+    The socket is read by this class, not by an asyncio transport: a transport reads one
+    datagram (asyncio) or at most 32 (uvloop/libuv) per loop iteration and socket, which
+    was enough with a socket per peer but lets a socket shared by every peer overflow
+    while the loop is busy. Here each wake-up reads until the socket is empty (at most
+    ``READ_BATCH``)."""
+
+    READ_BATCH = 512
+
+    def __init__(self, sock: socket.socket, announced_host: str) -> None:
+        self.sock = sock
+        self.local = sock.getsockname()[:2]
         self.announced_host = announced_host
-        self.transport: Optional[asyncio.DatagramTransport] = None
-        self.send = None  # the shared transport's sendto
         self.by_ufrag: dict[str, StunProtocol] = {}
         self.by_addr: dict[tuple, StunProtocol] = {}
         self.dropped = 0
+        self.send_dropped = 0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     @property
     def announced(self) -> tuple[str, int]:
         return (self.announced_host, self.local[1])
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        self.local = transport.get_extra_info("sockname")[:2]
-        self.send = transport.sendto
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        loop.add_reader(self.sock.fileno(), self._readable)
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.sock.fileno())
+            self._loop = None
+        self.sock.close()
+
+    def _readable(self) -> None:
+        recvfrom = self.sock.recvfrom
+        handle = self.datagram_received
+        for _ in range(self.READ_BATCH):
+            try:
+                data, addr = recvfrom(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # an ICMP error of an earlier send
+                logger.debug("shared UDP socket %s: %r", self.local, exc)
+                continue
+            try:
+                handle(data, addr)
+            except Exception:  # never let one datagram stop the socket
+                logger.exception("handling a datagram from %s failed", addr)
+
+    def send(self, data: bytes, addr) -> None:
+        try:
+            self.sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            self.send_dropped += 1  # send buffer full: UDP drops, NACK/PLI repair
+        except OSError as exc:
+            logger.debug("send to %s failed: %r", addr, exc)
 
     def datagram_received(self, data: bytes, addr) -> None:
         addr = (addr[0], addr[1])  # IPv6 four-tuple -> two-tuple, as aioice does
@@ -138,9 +176,6 @@ class SocketMux(asyncio.DatagramProtocol):
             self.dropped += 1
             return
         protocol.datagram_received(data, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        logger.debug("shared UDP socket %s: %r", self.local, exc)
 
     def bind_addr(self, addr, protocol: StunProtocol) -> None:
         old = self.by_addr.get(addr)
@@ -200,15 +235,19 @@ class UdpMux:
         port = self.port
         for address in self.addresses:
             announced = self.announced_address or address
+            sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
             try:
-                transport, mux = await loop.create_datagram_endpoint(
-                    lambda: SocketMux((address, port), announced), local_addr=(address, port))
+                sock.bind((address, port))
             except OSError as exc:
+                sock.close()
                 self.close()
                 raise MediaError("unavailable", f"cannot bind the media UDP port {address}:{port} "
                                  f"({exc.strerror}); set media.udp_port (DEWAN_MEDIA_UDP_PORT) to a free "
                                  "port, one per process") from None
-            _buffers(transport.get_extra_info("socket"), self.buffer_bytes)
+            _buffers(sock, self.buffer_bytes)
+            mux = SocketMux(sock, announced)
+            mux.start(loop)
             port = mux.local[1]
             self.sockets.append(mux)
         self.port = port
@@ -222,8 +261,7 @@ class UdpMux:
 
     def close(self) -> None:
         for mux in self.sockets:
-            if mux.transport is not None:
-                mux.transport.close()
+            mux.close()
         self.sockets = []
 
 
