@@ -68,17 +68,22 @@ class MuxTransport(asyncio.DatagramTransport):
         self._mux = socket_mux
         self._protocol = protocol
         self._by_addr = socket_mux.by_addr
-        self._send = socket_mux.send
+        self._send = socket_mux.sock.sendto
         self.ufrag = ufrag
         self.addrs: set = set()
         self._closing = False
 
-    def sendto(self, data, addr=None) -> None:
+    def sendto(self, data, addr=None) -> None:  # the relay's hottest call: kept flat
         if self._by_addr.get(addr) is not self._protocol:
             if self._closing:
                 return
             self._mux.bind_addr(addr, self._protocol)
-        self._send(data, addr)
+        try:
+            self._send(data, addr)
+        except (BlockingIOError, InterruptedError):
+            self._mux.send_dropped += 1  # send buffer full: UDP drops, NACK/PLI repair
+        except OSError as exc:
+            logger.debug("send to %s failed: %r", addr, exc)
 
     def get_extra_info(self, name, default=None):
         if name == "sockname":
