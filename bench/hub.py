@@ -36,6 +36,10 @@ from server.media.ice import rtc_configuration
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HOST = "127.0.0.1"
+#: --udp: the relay's sockets (shared: one port, as served; per-peer: aioice's own socket
+#: per connection, as before media.udp_port)
+UDP_MODES = {"shared": {}, "per-peer": {"udp_port": None}}
+UDP_MODE = "shared"
 
 
 def rss_mb() -> float:
@@ -189,7 +193,7 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
               latency_seconds: float) -> dict:
     point_ids = [f"p{i:02d}" for i in range(points)]
     router = Router("bench", "hall", ["hall", *point_ids],
-                    MediaSettings(ice_host_addresses=[HOST]))
+                    MediaSettings(ice_host_addresses=[HOST], **UDP_MODES[UDP_MODE]))
     await join(gen, router, "hall", "hall", "hall", video="hall", audio=True)
     for pid in point_ids:
         await join(gen, router, pid, "point", pid, video="point", audio=True)
@@ -239,7 +243,7 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
 
 
 async def fanout_router(gen: LoadGenProcess, seconds: float, subscribers: int) -> dict:
-    router = Router("fanout", "hall", ["hall"], MediaSettings(ice_host_addresses=[HOST]))
+    router = Router("fanout", "hall", ["hall"], MediaSettings(ice_host_addresses=[HOST], **UDP_MODES[UDP_MODE]))
     await join(gen, router, "hall", "hall", "hall", video="hall", audio=False)
     for i in range(subscribers):
         await join(gen, router, f"s{i}", "observer", None)
@@ -320,6 +324,7 @@ async def main(args) -> dict:
         "points": args.points,
         "cpu_count": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "udp": UDP_MODE,
     })
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hub.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -365,7 +370,11 @@ def cli() -> None:
                         help="instead: hub windows without and with the recorder, back to back "
                              "(--pairs), then the export of a recording (bench/record.py)")
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--udp", choices=list(UDP_MODES), default="shared",
+                        help="relay sockets: one shared port (as served) or one per peer (as before)")
     args = parser.parse_args()
+    global UDP_MODE
+    UDP_MODE = args.udp
     import uvloop
 
     uvloop.install()

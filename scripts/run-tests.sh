@@ -5,6 +5,8 @@
 set -e
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+# the offline-install test installs from a bundle; making one needs the registries, so here
+[ -f .bundle/.complete ] || make -s bundle >/dev/null || echo "run-tests: make bundle failed; the offline-install test will fail" >&2
 if unshare --net true 2>/dev/null; then
   exec unshare --net sh -c "ip link set lo up && DEWAN_NETNS=1 exec $PY -m pytest -q -p no:cacheprovider $*"
 elif unshare --map-root-user --net true 2>/dev/null; then

@@ -21,7 +21,7 @@ from .health.thresholds import HealthThresholds
 from .health_wiring import HealthService
 from .hub import Hub
 from .links import base_url
-from .media import MediaSettings, Router, selfcheck
+from .media import MediaError, MediaSettings, Router, selfcheck
 from .media_follow import MediaFollower
 from .media_wiring import MediaEvents
 from .namespace import ConfNamespace
@@ -76,7 +76,13 @@ class AppContext:
         self.sio.register_namespace(self.namespace)
         self.router = Router(settings.conference.id, self.points.hall.id, [p.id for p in self.points.districts],
                              MediaSettings(ice_servers=list(settings.media.ice_servers),
-                                           ice_host_addresses=list(settings.media.ice_host_addresses)),
+                                           ice_host_addresses=list(settings.media.ice_host_addresses),
+                                           udp_port=settings.media.udp_port,
+                                           announced_address=settings.media.announced_address,
+                                           listen_host=settings.server.host,
+                                           turn_urls=list(settings.media.turn_urls),
+                                           turn_secret=settings.media.turn_secret,
+                                           turn_ttl_s=settings.media.turn_ttl_s),
                              on_event=self.on_media_event)
         self.hub.media = self.router
         MediaEvents(self.hub, self.router).register(self.namespace)
@@ -167,6 +173,11 @@ def create_app(settings: Settings, points: PointDirectory | None = None) -> web.
 def _background(ctx: AppContext):
     async def run(app: web.Application):
         await selfcheck()
+        try:
+            await ctx.router.open()  # the one media UDP port, bound before serving
+        except MediaError as exc:
+            log.error("dewan cannot start: %s", exc.message)
+            raise SystemExit(2) from None
         tasks = [asyncio.create_task(ctx.hub.run_timers(), name="floor-timers"),
                  asyncio.create_task(ctx.health.run(), name="health"),
                  asyncio.create_task(ctx.recording.run(), name="recording")]

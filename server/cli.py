@@ -1,4 +1,4 @@
-"""The `dewan` command: serve, links, recordings, export."""
+"""The `dewan` command: serve, links, recordings, export, tls init."""
 
 from __future__ import annotations
 
@@ -157,6 +157,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tls_init(args: argparse.Namespace) -> int:
+    from .ca import issue_server_cert
+
+    folder = Path(args.out) if args.out else _settings(args).state_dir / "tls"
+    try:
+        paths = issue_server_cert(folder, args.name or [], args.ip or [], args.days)
+    except ValueError as exc:
+        print(f"dewan: {exc}", file=sys.stderr)
+        return 2
+    made = "created" if paths["ca_created"] else "reused"
+    print(f"local CA ({made}): {paths['ca']}  (its key {paths['ca_key']} stays on this machine)\n"
+          f"server certificate: {paths['cert']}\nserver key:         {paths['key']}\n"
+          f"`dewan serve` uses them from {folder}; coturn: cert={paths['cert']} pkey={paths['key']}\n"
+          f"each kiosk trusts the CA once, e.g.:\n"
+          f"  certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n 'Dewan local CA' -i {paths['ca']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dewan", description="Dewan hybrid conference server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("id", help="a recording id from `dewan recordings`")
     export.add_argument("--out", help="output folder (default ./export-<id>)")
     export.set_defaults(func=cmd_export)
+
+    tls = sub.add_parser("tls", help="certificates").add_subparsers(dest="tls_command", required=True)
+    init = tls.add_parser("init", parents=[common],
+                          help="a local certificate authority + a server certificate signed by it")
+    init.add_argument("--name", action="append", metavar="HOST", help="DNS name (repeatable)")
+    init.add_argument("--ip", action="append", metavar="ADDR", help="IP address (repeatable)")
+    init.add_argument("--out", help="folder (default <state-dir>/tls, where `dewan serve` looks)")
+    init.add_argument("--days", type=int, default=397, help="server certificate lifetime")
+    init.set_defaults(func=cmd_tls_init)
     return parser
 
 

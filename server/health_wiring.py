@@ -37,6 +37,7 @@ class HealthService:
             self.monitor.add_point(point.id, now)
         self.metrics = HealthMetrics(snapshot_source=self.monitor.snapshot, relay_source=router.counters)
         hub.monitor = self.monitor
+        self._unreachable: set[str] = set()  # points whose page says media cannot connect
         hub.listeners.append(self._on_events)
 
     def register(self, namespace) -> None:
@@ -53,7 +54,19 @@ class HealthService:
         report = m.parse(BrowserStatsReport, data)
         if s.identity.role in STATION_ROLES and self.hub.stations.get(s.identity.point) == s.sid:
             self.monitor.update_browser(s.identity.point, report, time.time())
+            await self._note_unreachable(s.identity.point, report)
         return {}
+
+    async def _note_unreachable(self, point: str, report: BrowserStatsReport) -> None:
+        """One `notice {type: media_unreachable}` to the technicians when a station's page
+        finds no working pair; again only after it has connected since."""
+        if report.media_unreachable and point not in self._unreachable:
+            self._unreachable.add(point)
+            log.warning("media cannot connect", extra={"point": point, "ice_state": report.ice_state})
+            await self.hub.emit("notice", {"type": "media_unreachable", "point": point, "at": time.time()},
+                                room=HEALTH)
+        elif not report.media_unreachable and report.connection_state == "connected":
+            self._unreachable.discard(point)
 
     async def history(self, s: Session, data: object):
         p = m.parse(m.PointRef, data)

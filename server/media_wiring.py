@@ -1,6 +1,7 @@
 """Socket events that drive the media relay.
 
-- `rtc:start` -> the relay emits `rtc:offer {sdp}` -> `rtc:answer {sdp}`. The relay is always
+- `rtc:start` -> the relay emits `rtc:offer {sdp, iceServers}` -> `rtc:answer {sdp}`;
+  ``iceServers`` (also in the `precheck:start` ack) carry fresh TURN credentials. The relay is always
   the offerer, and every `rtc:start` builds a NEW peer connection (also how a client recovers).
 - `preview:set {point}`: a technician sees and hears a point before it gets the floor.
 - `precheck:start` (ack carries the offer) / `precheck:answer` / `precheck:result` /
@@ -49,7 +50,8 @@ class MediaEvents:
     async def rtc_start(self, s: Session, data: object):
         # the relay's slot layout is named after the role (chair consoles publish nothing)
         sdp = await self._offer(s, data, s.identity.role)
-        await self.hub.emit("rtc:offer", {"type": "offer", "sdp": sdp}, to=s.sid)
+        await self.hub.emit("rtc:offer", {"type": "offer", "sdp": sdp, "iceServers": self._ice_servers(s)},
+                            to=s.sid)
         return {}
 
     async def answer(self, s: Session, data: object):
@@ -68,7 +70,11 @@ class MediaEvents:
         return {"point": p.point}
 
     async def precheck_start(self, s: Session, data: object):
-        return {"sdp": await self._offer(s, data, "precheck")}
+        return {"sdp": await self._offer(s, data, "precheck"), "iceServers": self._ice_servers(s)}
+
+    def _ice_servers(self, s: Session) -> list[dict]:
+        """Fresh TURN credentials with every offer (a kiosk outlives any TTL)."""
+        return self.router.browser_ice_servers(s.identity.point or s.identity.role)
 
     async def precheck_result(self, s: Session, data: object):
         result = m.parse(m.PrecheckResult, data).model_dump(exclude={"version"})

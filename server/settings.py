@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from signaling.floor import FloorPolicy
 
 from .health.thresholds import HealthThresholds
+from .media.turn import check_urls
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "dewan.toml"
 
@@ -62,6 +63,11 @@ class FloorSettings(_Section):
 class MediaSettingsSection(_Section):
     ice_servers: list[str] = []
     ice_host_addresses: list[str] = []
+    udp_port: int = Field(0, ge=0, le=65535)
+    announced_address: str = ""
+    turn_urls: list[str] = []
+    turn_secret: str = ""
+    turn_ttl_s: int = Field(86400, ge=60, le=7 * 86400)
 
 
 class SecuritySettings(_Section):
@@ -210,6 +216,11 @@ def load_settings(config_file: Path | None = None, overrides: dict | None = None
         HealthThresholds.from_mapping(settings.health)
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}. See server/health/thresholds.py for the keys.") from None
+    media = settings.media
+    bad_turn = check_urls(media.turn_urls)
+    if bad_turn or (any(u.startswith("turn") for u in media.turn_urls) and not media.turn_secret):
+        raise ConfigError(f"{source}: setting 'media.turn_urls': " + (
+            bad_turn or "TURN servers need media.turn_secret (coturn's static-auth-secret)") + ".")
     if settings.server.http and not _is_loopback(settings.server.host):
         raise ConfigError(f"{source}: plain HTTP (--http) is allowed on loopback only; "
                           f"use --host 127.0.0.1 or drop --http (host is {settings.server.host!r}).")

@@ -228,7 +228,7 @@ async function linkTest() {
     return;
   }
   pc?.close();
-  pc = new RTCPeerConnection({ iceServers: config.ice_servers || [] });
+  pc = new RTCPeerConnection({ iceServers: ack.iceServers || config.ice_servers || [] });
   pc.addEventListener("track", () => {});  // the echo; measured through getStats
   await pc.setRemoteDescription({ type: "offer", sdp: ack.sdp });
   for (const tr of pc.getTransceivers()) {

@@ -7,8 +7,14 @@
 // `transceiver.sender.replaceTrack(track)` + `transceiver.direction = "sendonly"`.
 // Receive slots carry msid stream ids: hall, floor, presentation, preview, tile-<point>.
 // Recovery always builds a NEW connection (aiortc cannot restart ICE): `rtc:start` again.
+// The ICE servers (TURN with fresh credentials) come with every offer (`offer.iceServers`).
+// No working pair NO_PAIR_MS after the offer: `media.unreachable` is set (the page says
+// "media cannot connect — tell the technician", the stats report tells the technicians)
+// until a connection succeeds.
 
-const ICE_GATHER_TIMEOUT_MS = 5000;
+const ICE_GATHER_TIMEOUT_MS = 2500;   // cap: an unreachable TURN server never completes gathering
+const RELAY_GRACE_MS = 300;           // after the first relay candidate, wait this long for others
+const NO_PAIR_MS = 6000;
 const OFFER_TIMEOUT_MS = 10000;
 const CONNECT_TIMEOUT_MS = 15000;
 const DISCONNECTED_GRACE_MS = 3000;
@@ -68,6 +74,9 @@ export class MediaClient extends EventTarget {
     this._timers = new Set();
     this._stats = { last: null, at: 0 };
     this._statsUnsupported = false;
+    this.unreachable = false;     // no working pair NO_PAIR_MS after an offer (until connected)
+    this.joinTimes = [];          // ms from rtc:start to "connected", per connection
+    this._startedAt = 0;
 
     conn.on("rtc:offer", (offer) => this._onOffer(offer));
     conn.on("status", ({ status }) => {
@@ -185,6 +194,7 @@ export class MediaClient extends EventTarget {
     this._clearTimers();
     this._closePc();
     this._setState("starting");
+    this._startedAt = performance.now();
     this._timer(() => {
       if (gen === this.generation && this.state === "starting") this._restart("no_offer");
     }, OFFER_TIMEOUT_MS);
@@ -200,7 +210,8 @@ export class MediaClient extends EventTarget {
     if (this.state === "stopped" || !offer?.sdp) return;
     const gen = this.generation;
     this._closePc();
-    const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    const iceServers = Array.isArray(offer.iceServers) ? offer.iceServers : [];
+    const pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
     this.pc = pc;
     this.pcState = "new";
     this.slots.clear();
@@ -209,6 +220,12 @@ export class MediaClient extends EventTarget {
     this._setState("connecting");
     pc.addEventListener("track", (event) => this._onTrack(pc, event));
     pc.addEventListener("connectionstatechange", () => this._onPcState(pc, gen));
+    this._timer(() => {
+      if (pc === this.pc && pc.connectionState !== "connected" && !this.unreachable) {
+        this.unreachable = true;
+        this._setState(this.state, { reason: "unreachable" });
+      }
+    }, NO_PAIR_MS);
     try {
       const sections = parseSections(offer.sdp);
       sections.forEach((s, i) => this.slots.set(s.mid ?? String(i), s));
@@ -269,12 +286,23 @@ export class MediaClient extends EventTarget {
     } catch { /* parameters are optional tuning */ }
   }
 
+  // Complete gathering, or RELAY_GRACE_MS after the first relay candidate, or the cap:
+  // no trickle (the answer carries the candidates), and no stall on a dead TURN server.
   _gathered(pc) {
     if (pc.iceGatheringState === "complete") return Promise.resolve();
     return new Promise((resolve) => {
-      const done = () => { pc.removeEventListener("icegatheringstatechange", check); resolve(); };
+      let finished = false;
+      const done = () => {
+        if (finished) return;
+        finished = true;
+        pc.removeEventListener("icegatheringstatechange", check);
+        pc.removeEventListener("icecandidate", onCandidate);
+        resolve();
+      };
       const check = () => { if (pc.iceGatheringState === "complete") done(); };
+      const onCandidate = (e) => { if (e.candidate?.type === "relay") setTimeout(done, RELAY_GRACE_MS); };
       pc.addEventListener("icegatheringstatechange", check);
+      pc.addEventListener("icecandidate", onCandidate);
       setTimeout(done, ICE_GATHER_TIMEOUT_MS);  // send what we have
     });
   }
@@ -341,6 +369,10 @@ export class MediaClient extends EventTarget {
     if (pc.connectionState === "connected") {
       this.attempt = 0;
       this.lastError = null;
+      this.unreachable = false;
+      if (this._startedAt) this.joinTimes.push(Math.round(performance.now() - this._startedAt));
+      this.connectedAt ??= performance.now();  // since the page's navigation started
+      this._startedAt = 0;
       this._setState("connected");
     } else if (pc.connectionState === "failed") {
       this._restart("failed", 0);
@@ -454,6 +486,7 @@ export class MediaClient extends EventTarget {
     const isMain = (r) => (r.mid != null ? mainMids.has(String(r.mid)) : mainTracks.has(r.trackIdentifier));
     const seen = new Map();
     const result = { ice_state: pc.iceConnectionState, connection_state: pc.connectionState };
+    if (this.unreachable) result.media_unreachable = true;
     let outVideo = null; let outAudio = null; let inVideo = null; let inAudio = null; let pair = null;
     const byId = new Map();
     report.forEach((r) => byId.set(r.id, r));
@@ -544,7 +577,8 @@ export function showMediaStatus(media, node, t) {
   const render = () => {
     let key = mediaStateKey(media);
     if (media.state === "connected" && media.publish && media.mediaError) key = "media.state.connected_nodevice";
-    node.dataset.state = media.state;
+    else if (media.unreachable && media.state !== "connected") key = "media.state.unreachable";
+    node.dataset.state = media.unreachable && media.state !== "connected" ? "unreachable" : media.state;
     node.textContent = t(key);
     node.title = media.lastError || "";
   };

@@ -582,7 +582,8 @@ conn.on("message", (msg) => {
 conn.on("notice", (n) => {
   view.notices.push(n);
   if (view.notices.length > 200) view.notices.shift();
-  if (n.type === "station_replaced" || n.type.startsWith("recording_") || (n.type === "precheck" && n.result?.verdict !== "ready")) {
+  if (n.type === "station_replaced" || n.type === "media_unreachable" || n.type.startsWith("recording_")
+      || (n.type === "precheck" && n.result?.verdict !== "ready")) {
     beep("poor");
     flash($("#tech-alerts-panel"));
   }

@@ -128,6 +128,8 @@ class BrowserStatsReport(_Part):
     candidate_pair: CandidatePair | None = None
     ice_state: IceState | None = None
     connection_state: ConnectionState | None = None
+    #: the page found no working ICE pair within its deadline (rtc.js NO_PAIR_MS)
+    media_unreachable: bool | None = None
 
     # convenient flat accessors (None when absent) -------------------------------------------
     def _out_video(self) -> OutboundVideo | None:

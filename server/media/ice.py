@@ -1,9 +1,9 @@
 """ICE configuration: host addresses and ICE servers (never a public STUN by default).
 
-aioice gathers host candidates from ``aioice.ice.get_host_addresses``, which skips
-127.0.0.1; :func:`configure_host_addresses` replaces it (process-wide) when a list is
-configured. aioice 0.13 has no UDP port-range option, so a firewall must allow the
-ephemeral range (or districts use TURN over TLS on 443).
+The relay's candidates come from :func:`host_addresses` (configured, else the loopback
+address the server is bound to, else every interface but loopback) and are all served on
+one UDP port (:mod:`.udpmux`). :func:`configure_host_addresses` still patches aioice's
+process-wide ``get_host_addresses`` for connections that do not use the shared port.
 """
 
 from __future__ import annotations
@@ -32,6 +32,35 @@ def configure_host_addresses(addresses: list[str]) -> None:
         aioice.ice.get_host_addresses = get_host_addresses
     else:
         aioice.ice.get_host_addresses = _original_get_host_addresses
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def host_addresses(configured: list[str], listen_host: str = "") -> list[str]:
+    """The local addresses the relay binds its UDP port on and offers as candidates:
+    ``media.ice_host_addresses`` when set; a loopback ``--host`` (nothing else can reach
+    a loopback-bound server); a specific ``--host`` address; else every interface's address
+    but loopback (aioice's rule). [] means no browser can reach the relay."""
+    if configured:
+        return list(configured)
+    if listen_host and _is_loopback(listen_host):
+        return ["127.0.0.1" if listen_host == "localhost" else listen_host]
+    if listen_host and listen_host not in ("0.0.0.0", "::"):
+        try:
+            socket.inet_pton(socket.AF_INET6 if ":" in listen_host else socket.AF_INET, listen_host)
+            return [listen_host]
+        except OSError:
+            pass  # a host name: fall back to the interfaces
+    return [a for a in _original_get_host_addresses(use_ipv4=True, use_ipv6=True)
+            if not a.startswith("fe80")]
+
+
+NO_CANDIDATE_WARNING = (
+    "media: the relay has no usable ICE host address (this machine has only loopback and the "
+    "server is not bound to it), so no browser can connect: set media.ice_host_addresses "
+    "(DEWAN_MEDIA_ICE_HOST_ADDRESSES), or serve with --host 127.0.0.1 for this machine alone")
 
 
 def parse_ice_server(url: str) -> RTCIceServer:

@@ -39,6 +39,7 @@ class Peer:
         settings: MediaSettings,
         configuration,
         on_state: Callable[["Peer", str], None],
+        mux=None,
     ) -> None:
         self.participant = participant
         self.kind = kind
@@ -69,6 +70,8 @@ class Peer:
                 self.consumers[slot.name] = Consumer(t.sender, slot.name, slot.kind, settings)
             _prefer(t, slot.kind)
             self._transceivers.append(t)
+        if mux is not None and self._transceivers:  # max-bundle: one ICE connection
+            mux.attach(self.dtls_transport.transport._connection)  # private (see selfcheck)
 
         @self.pc.on("connectionstatechange")
         def _on_state() -> None:

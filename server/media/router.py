@@ -12,10 +12,12 @@ from typing import Callable, Optional
 
 from .errors import MediaError
 from .forward import Consumer, Producer, spawn
-from .ice import configure_host_addresses, rtc_configuration
+from .ice import NO_CANDIDATE_WARNING, configure_host_addresses, host_addresses, rtc_configuration
 from .peer import Peer
 from .settings import MediaSettings
 from .slots import KINDS, layout
+from .turn import browser_ice_servers
+from .udpmux import UdpMux
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,26 @@ class Router:
         self._retired = dict.fromkeys(_COUNTER_KEYS, 0)
         self._samples: dict[str, collections.deque] = {}
         self._sampler: Optional[asyncio.Task] = None
+        self.mux: Optional[UdpMux] = None
         self.closed = False
+
+    async def open(self) -> None:
+        """Bind the shared UDP port (at start-up; else before the first peer). Logs one
+        warning line when no address is usable; raises MediaError when the port is taken."""
+        if self.mux is not None or self.settings.udp_port is None:
+            return
+        addresses = host_addresses(self.settings.ice_host_addresses, self.settings.listen_host)
+        if not addresses:
+            logger.warning(NO_CANDIDATE_WARNING)
+        mux = UdpMux(addresses, self.settings.udp_port, self.settings.announced_address,
+                     max(self.settings.socket_buffer_bytes, 4 << 20))
+        await mux.open()
+        self.mux = mux
+
+    def browser_ice_servers(self, user: str) -> list[dict]:
+        """Fresh ``iceServers`` for one browser's offer (TURN credentials, see .turn)."""
+        s = self.settings
+        return browser_ice_servers(s.turn_urls, s.turn_secret, s.turn_ttl_s, user)
 
     # -- events -------------------------------------------------------------------------
     def _emit(self, name: str, payload: dict) -> None:
@@ -101,9 +122,10 @@ class Router:
         else:
             point_id = None
         await self.close_peer(participant, "replaced")
+        await self.open()
         peer = Peer(participant, kind, point_id,
                     layout(kind, self.hall_id, self.point_ids), self.settings,
-                    self._configuration, self._on_peer_state)
+                    self._configuration, self._on_peer_state, self.mux)
         self.peers[participant] = peer
         if point_id is not None:
             self._publisher_of_point[point_id] = peer
@@ -383,3 +405,5 @@ class Router:
             await self.close_peer(participant, "conference_closed")
         if self._sampler is not None:
             self._sampler.cancel()
+        if self.mux is not None:
+            self.mux.close()

@@ -37,6 +37,15 @@ _SENDER_ATTRS = [
 ]
 
 
+def _names(code) -> set:
+    """Names a function's code uses, its comprehensions' included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names(const)
+    return names
+
+
 async def selfcheck() -> dict:
     """Raise RuntimeError listing every missing hook; return a small report if all ok."""
     missing: list[str] = []
@@ -61,9 +70,19 @@ async def selfcheck() -> dict:
         missing.append("aioice.ice.StunProtocol.send_data")
     if not callable(getattr(StunProtocol, "datagram_received", None)):
         missing.append("aioice.ice.StunProtocol.datagram_received")
-    for name in ("_nominated", "_protocols"):
+    for name in ("_nominated", "_protocols", "_local_username"):
         if name not in Connection.__init__.__code__.co_names:
             missing.append(f"aioice.ice.Connection.{name}")
+    # the shared UDP port (udpmux) replaces this per connection and calls these
+    gcc = getattr(Connection, "get_component_candidates", None)
+    if gcc is None or list(inspect.signature(gcc).parameters)[1:3] != ["component", "addresses"]:
+        missing.append("aioice.ice.Connection.get_component_candidates(component, addresses)")
+    elif "get_component_candidates" not in _names(Connection.gather_candidates.__code__):
+        missing.append("aioice.ice.Connection.gather_candidates -> get_component_candidates")
+    if not callable(getattr(aioice.ice, "server_reflexive_candidate", None)):
+        missing.append("aioice.ice.server_reflexive_candidate")
+    if list(inspect.signature(StunProtocol.__init__).parameters)[1:] != ["receiver"]:
+        missing.append("aioice.ice.StunProtocol(receiver)")
     from aiortc.rtcrtpreceiver import StreamStatistics
 
     for name in ("add", "packets_expected", "packets_received", "jitter", "max_seq"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass
@@ -13,6 +14,20 @@ class MediaSettings:
     #: Host addresses for ICE candidates; [] = aioice's default (all interfaces except
     #: loopback). Tests use ["127.0.0.1"]. Process-wide (aioice has one global hook).
     ice_host_addresses: list[str] = field(default_factory=list)
+    #: The one UDP port every peer connection shares (0: one free port chosen at start-up;
+    #: None: aioice's own random port per connection, kept for comparisons).
+    udp_port: Optional[int] = 0
+    #: Address the candidates carry instead of the local one (a server behind 1:1 NAT).
+    announced_address: str = ""
+    #: The HTTP server's bind address: a loopback one is announced when no host
+    #: addresses are configured (``dewan serve --host 127.0.0.1``).
+    listen_host: str = ""
+    #: Browsers' TURN servers ("turns:turn.example.org:443?transport=tcp") with the
+    #: coturn ``use-auth-secret`` shared secret and the lifetime of the credentials
+    #: sent with every offer (see :mod:`.turn`). The relay itself allocates nothing.
+    turn_urls: list[str] = field(default_factory=list)
+    turn_secret: str = ""
+    turn_ttl_s: int = 86400
     #: At most one PLI per producer per this many seconds.
     pli_min_interval_s: float = 0.5
     #: Per-consumer retransmission cache (packets) answering subscriber NACKs: 256 is

@@ -12,9 +12,10 @@ EVENTS = ("state", "conference", "queue", "floor", "roster", "recording", "healt
 
 
 class ConfClient:
-    def __init__(self, base_url: str, token: str | None, mode: str | None = None) -> None:
+    def __init__(self, base_url: str, token: str | None, mode: str | None = None,
+                 ssl_verify: bool = True) -> None:
         self.base_url, self.token, self.mode = base_url, token, mode
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio = socketio.AsyncClient(reconnection=False, ssl_verify=ssl_verify)
         self.received: dict[str, list] = defaultdict(list)
         self._new = asyncio.Event()
         for name in (*EVENTS, "connect_error"):
