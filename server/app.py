@@ -29,6 +29,11 @@ from .settings import Settings
 log = logging.getLogger("dewan.app")
 
 
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("emit failed: %r", task.exception())
+
+
 class AppContext:
     """Everything one process holds for its conference."""
 
@@ -61,7 +66,8 @@ class AppContext:
         self.sio.register_namespace(self.namespace)
         self.router = Router(settings.conference.id, self.points.hall.id, [p.id for p in self.points.districts],
                              MediaSettings(ice_servers=list(settings.media.ice_servers),
-                                           ice_host_addresses=list(settings.media.ice_host_addresses)),
+                                           ice_host_addresses=list(settings.media.ice_host_addresses),
+                                           tile_slots=settings.media.tile_slots),
                              on_event=self.on_media_event)
         self.hub.media = self.router
         MediaEvents(self.hub, self.router).register(self.namespace)
@@ -82,6 +88,11 @@ class AppContext:
             self.signer.generations.update(keys.load_signer(self.state_dir, self.settings.security.secret).generations)
 
     def on_media_event(self, name: str, payload: dict) -> None:
+        if name == "tiles":  # which point each tile slot shows, to that console only
+            view = {k: v for k, v in payload.items() if k != "participant"}
+            task = asyncio.ensure_future(self.hub.emit("tiles", view, to=payload["participant"]))
+            task.add_done_callback(_log_failure)
+            return
         log.info("media", extra={"media_event": name, **payload})
 
     def is_owner(self) -> bool:

@@ -61,6 +61,9 @@ class FloorSettings(_Section):
 class MediaSettingsSection(_Section):
     ice_servers: list[str] = []
     ice_host_addresses: list[str] = []
+    # video m-lines of a chair console / hall station / technician dashboard (pages through
+    # the points); at most 49 so the browser's answer stays under the 64 KiB socket buffer
+    tile_slots: int = Field(25, ge=1, le=49)
 
 
 class SecuritySettings(_Section):

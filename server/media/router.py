@@ -15,7 +15,8 @@ from .forward import Consumer, Producer, spawn
 from .ice import configure_host_addresses, rtc_configuration
 from .peer import Peer
 from .settings import MediaSettings
-from .slots import KINDS, layout
+from .slots import KINDS, TILE_KINDS, layout
+from .tiles import MAX_PINNED, TileView
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class Router:
         self.floor: Optional[str] = None
         self._muted: set[str] = set()
         self._preview: dict[str, str] = {}
+        self._queue: list[str] = []
+        #: participant -> its tile view (consoles with tile slots)
+        self._tiles: dict[str, TileView] = {}
         self._retired = dict.fromkeys(_COUNTER_KEYS, 0)
         self._samples: dict[str, collections.deque] = {}
         self._sampler: Optional[asyncio.Task] = None
@@ -98,13 +102,20 @@ class Router:
                 raise MediaError("bad_request", "The hall point is published by the hall.")
         else:
             point_id = None
+        old = self._tiles.get(participant)  # a new connection keeps the page and the pins
         await self.close_peer(participant, "replaced")
         peer = Peer(participant, kind, point_id,
-                    layout(kind, self.hall_id, self.point_ids), self.settings,
+                    layout(kind, self.settings.tile_slots), self.settings,
                     self._configuration, self._on_peer_state)
         self.peers[participant] = peer
         if point_id is not None:
             self._publisher_of_point[point_id] = peer
+        if kind in TILE_KINDS:
+            view = self._tiles[participant] = TileView(
+                self.settings.tile_slots, page=old.page if old else 0,
+                pinned=old.pinned if old else [])
+            view.arrange(self._tile_points(), self._tile_priority())
+            self._emit("tiles", {"participant": participant, **view.to_json()})
         self._ensure_sampler()
         self._refresh()
         try:
@@ -139,6 +150,7 @@ class Router:
         if peer is None:
             return
         self._preview.pop(participant, None)
+        self._tiles.pop(participant, None)
         if peer.point_id is not None and self._publisher_of_point.get(peer.point_id) is peer:
             del self._publisher_of_point[peer.point_id]
         for producer in peer.producers.values():
@@ -192,7 +204,10 @@ class Router:
                 return None
             return self.producers.get((holder, track))
         if stream == "tile":
-            return self.producers.get((rest.rpartition(".")[0], "video"))
+            view = self._tiles.get(peer.participant)
+            index = int(rest.partition(".")[0])
+            point = view.slots[index] if view is not None and index < view.count else None
+            return self.producers.get((point, "video")) if point is not None else None
         if stream == "echo":  # a pre-join check's loopback: its own, private producers
             return peer.producers.get(track)
         if stream == "preview":
@@ -211,8 +226,56 @@ class Router:
         nothing). Subscribers see no SDP change; the new holder gets one PLI."""
         if point_id is not None and point_id not in self.point_ids:
             raise MediaError("not_found", f"Unknown point {point_id!r}.")
-        self.floor = None if point_id == self.hall_id else point_id
+        floor = None if point_id == self.hall_id else point_id
+        if floor != self.floor:
+            self.floor = floor
+            self._arrange_tiles()
         self._refresh()
+
+    # -- tile slots ---------------------------------------------------------------------
+    def _tile_points(self) -> list[str]:
+        return [p for p in self.point_ids if p != self.hall_id]
+
+    def _tile_priority(self) -> list[str]:
+        return ([self.floor] if self.floor else []) + self._queue
+
+    def _arrange_tiles(self, only: Optional[str] = None) -> None:
+        points, priority = self._tile_points(), self._tile_priority()
+        for participant, view in self._tiles.items():
+            if (only is None or participant == only) and view.arrange(points, priority):
+                self._emit("tiles", {"participant": participant, **view.to_json()})
+
+    def set_queue(self, point_ids: list[str]) -> None:
+        """The speaker queue in order: its points come first in every tile view."""
+        queue = [p for p in dict.fromkeys(point_ids) if p in self.point_ids and p != self.hall_id]
+        if queue != self._queue:
+            self._queue = queue
+            self._arrange_tiles()
+            self._refresh()
+
+    def set_tiles(self, participant: str, page: Optional[int] = None,
+                  pinned: Optional[list[str]] = None) -> dict:
+        """Page through the points or pin some on ``participant``'s tile slots; returns
+        the view (the ``tiles`` payload)."""
+        view = self._tiles.get(participant)
+        if view is None:
+            raise MediaError("not_found", "This media connection has no tile slots.")
+        if pinned is not None:
+            unknown = [p for p in pinned if p not in self.point_ids or p == self.hall_id]
+            if unknown:
+                raise MediaError("not_found", f"Unknown point {unknown[0]!r}.")
+            if len(pinned) > MAX_PINNED:
+                raise MediaError("bad_request", f"At most {MAX_PINNED} pinned points.")
+            view.pinned = list(dict.fromkeys(pinned))
+        if page is not None:
+            view.page = page
+        self._arrange_tiles(only=participant)
+        self._refresh()
+        return view.to_json()
+
+    def tile_view(self, participant: str) -> Optional[dict]:
+        view = self._tiles.get(participant)
+        return view.to_json() if view is not None else None
 
     def set_muted(self, point_id: str, muted: bool) -> None:
         """A muted point's audio is forwarded nowhere (floor, preview alike)."""
