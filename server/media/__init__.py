@@ -8,6 +8,9 @@ Public interface (everything else in this package is internal)::
     offer_sdp = await router.start_peer(sid, kind, point_id)   # rtc:start -> rtc:offer
     await router.accept_answer(sid, answer_sdp)                 # rtc:answer
     router.set_floor(point_id | None); router.set_muted(point_id, True)
+    router.set_queue([point_id, ...])                           # the speaker queue, in order
+    router.set_tiles(sid, page=1, pinned=[point_id, ...])      # tiles:view -> the view
+    router.tile_view(sid)
     router.set_preview(technician_sid, point_id | None)
     router.link_stats(); router.counters()
     await router.close_peer(sid, reason); await router.close()
@@ -21,7 +24,23 @@ Public interface (everything else in this package is internal)::
   ``peer_closed`` with reason ``failed``/``closed``; the client sends ``rtc:start`` again);
 * ``"peer_closed"`` ``{"participant", "point", "kind", "reason"}``;
 * ``"producer"``    ``{"point", "track": "audio"|"video"|"presentation",
-  "state": "added"|"removed"}``.
+  "state": "added"|"removed"}``;
+* ``"tiles"``       ``{"participant", "slots": {"tile-0": point_id | None, ...}, "count",
+  "page", "pages", "per_page", "pinned"}`` whenever a console's tile slots change (the
+  server sends it, without ``participant``, to that console as the ``tiles`` event).
+
+Tile slots
+----------
+Chair consoles, the hall station and technician dashboards get ``MediaSettings.tile_slots``
+(config ``media.tile_slots``, default 25) video m-lines, ``tile-0`` ... ``tile-<N-1>``,
+however many points the conference has. The relay re-points them like the floor slots (no
+renegotiation; make before break on a key frame). Each console's slots are filled with, in
+order: the floor holder and the queue; the points that console pinned; the rest of the
+points (configuration order), a page at a time (``per_page`` = slots left after the first
+two groups; ``pages`` = how many pages the rest needs). A point that stays in view keeps its
+slot. Paging and pinning: the client event ``tiles:view {page?: int >= 0, pinned?: [point
+id, ...] (at most 64)}``; its ack carries ``{"tiles": <the view>}``; a page beyond the last
+is clamped. A new ``rtc:start`` keeps the console's page and pins.
 
 Statistics
 ----------
@@ -62,12 +81,12 @@ is shared; sharing later needs a new ``rtc:start``. Receive slots are offered
 
 Receive slots: each slot group has its own msid stream id, so ``ontrack``'s
 ``event.streams[0].id`` names the screen element and audio/video of a group lip-sync:
-stream ids ``hall``, ``floor``, ``presentation``, ``preview``, ``tile-<point_id>``; track
-ids ``<stream>-audio`` / ``<stream>-video`` (e.g. ``hall-audio``, ``tile-vinh-video``).
+stream ids ``hall``, ``floor``, ``presentation``, ``preview``, ``tile-<i>``; track ids
+``<stream>-audio`` / ``<stream>-video`` (e.g. ``hall-audio``, ``tile-0-video``).
 ``event.transceiver.mid`` with the table below gives the same answer.
 
-m-line order per kind (``<tiles>`` = one video m-line per district point, i.e. every
-point id except the hall's, in the Router's ``point_ids`` order):
+m-line order per kind (``<tiles>`` = the ``tile_slots`` tile video m-lines, ``tile.0.video``
+... in index order; see "Tile slots" above):
 
 =============  =====================================================================
 kind           m-lines (mid 0, 1, ...)
@@ -85,7 +104,7 @@ precheck       publish audio, publish video, echo.audio, echo.video (the pre-joi
                receives them)
 =============  =====================================================================
 
-``server.media.slots.layout(kind, hall_id, point_ids)`` returns this list as data.
+``server.media.slots.layout(kind, tile_slots)`` returns this list as data.
 
 Forwarding rules (enforced here whatever a browser does)
 --------------------------------------------------------
@@ -99,7 +118,8 @@ Forwarding rules (enforced here whatever a browser does)
   forwarding the previous speaker until the new one's key frame arrives (one PLI,
   throttled to one per producer per ``pli_min_interval_s``), then switches on it: make
   before break, so the viewer never sees a frozen or black picture during a switch.
-* Tiles carry each district's video always; ``presentation`` carries the hall's screen.
+* A tile slot carries the video of the point its console's view gives it (see "Tile
+  slots"); ``presentation`` carries the hall's screen.
 """
 
 from .errors import MediaError
