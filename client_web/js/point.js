@@ -50,6 +50,8 @@ function render() {
   bigStatus();
   if (!state) return;
   const f = state.floor;
+  // the camera's high layer goes on air with the floor, and off after (the low one stays)
+  if (kind === "point") media.setHighLayer(Boolean(me) && f.holder === me);
   const other = f.holder && f.holder !== me;
   $("#floor-holder").textContent = f.holder ? pointName(state, f.holder) : t("floor.hall");
   $("#floor-screen").hidden = !other;   // never our own floor slot

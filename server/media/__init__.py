@@ -23,7 +23,7 @@ Public interface (everything else in this package is internal)::
   peer that fails or that aiortc closes by itself is closed by the relay, followed by
   ``peer_closed`` with reason ``failed``/``closed``; the client sends ``rtc:start`` again);
 * ``"peer_closed"`` ``{"participant", "point", "kind", "reason"}``;
-* ``"producer"``    ``{"point", "track": "audio"|"video"|"presentation",
+* ``"producer"``    ``{"point", "track": "audio"|"video"|"low"|"presentation",
   "state": "added"|"removed"}``;
 * ``"tiles"``       ``{"participant", "slots": {"tile-0": point_id | None, ...}, "count",
   "page", "pages", "per_page", "pinned"}`` whenever a console's tile slots change (the
@@ -75,8 +75,20 @@ How a browser publishes (kinds ``point`` and ``hall``): the publish m-lines are 
 ``pc.getTransceivers()`` and, for the publish m-lines (matched by ``transceiver.mid``),
 call ``transceiver.sender.replaceTrack(track)`` and set
 ``transceiver.direction = "sendonly"``; then ``createAnswer()``. The hall's presentation
-m-line (mid "2") may stay ``inactive`` (direction "inactive" or no track) until a screen
-is shared; sharing later needs a new ``rtc:start``. Receive slots are offered
+m-line (mid "3") may stay ``inactive`` (direction "inactive" or no track) until a screen
+is shared; sharing later needs a new ``rtc:start``.
+
+Two layers (aiortc has no simulcast): the camera goes out twice, ``publish.video`` = the
+high layer (the hall: 720p at up to 1.5 Mbit/s; a point: its camera at up to 1 Mbit/s) and
+``publish.low`` = the low layer (~180p, 200-250 kbit/s: a clone of the camera track with
+``scaleResolutionDownBy``). Both are ``sendonly`` in the answer from the start; the high one
+is switched with ``sender.setParameters`` (``encodings[0].active``), never with a new
+``rtc:start``: the hall keeps it on; a point turns it on while it holds the floor and off
+after. The relay picks a layer per slot: floor, hall and preview slots take the high layer
+while it is on (packets within the last second), else the low one; tile slots take the low
+layer (else the high one). A producer that starts or resumes wakes the router, so a grant
+reaches the floor slots' viewers on the high layer at its first key frame. A publisher with
+one video m-line (aiortc peers, older pages) is used for everything. Receive slots are offered
 ``sendonly``; leave their transceivers as they are (``recvonly``).
 
 Receive slots: each slot group has its own msid stream id, so ``ontrack``'s
@@ -91,10 +103,10 @@ m-line order per kind (``<tiles>`` = the ``tile_slots`` tile video m-lines, ``ti
 =============  =====================================================================
 kind           m-lines (mid 0, 1, ...)
 =============  =====================================================================
-point          publish audio, publish video, hall.audio, hall.video, floor.audio,
-               floor.video, presentation.video
-hall           publish audio, publish video, publish presentation (video), floor.audio,
-               floor.video, <tiles>
+point          publish audio, publish video (high), publish low (video), hall.audio,
+               hall.video, floor.audio, floor.video, presentation.video
+hall           publish audio, publish video (high), publish low (video), publish
+               presentation (video), floor.audio, floor.video, <tiles>
 chair          hall.audio, hall.video, floor.audio, floor.video, presentation.video,
                <tiles>
 technician     hall.video, <tiles>, preview.audio, preview.video

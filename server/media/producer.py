@@ -3,6 +3,7 @@ track of a publisher, its tap on aiortc's receiver, and the fan-out to consumers
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Optional
 
@@ -17,6 +18,9 @@ from .runtime import log_once, route_rtx_by_ssrc, run_now
 if TYPE_CHECKING:
     from .consumer import Consumer
     from .settings import MediaSettings
+
+#: a producer silent this long is idle (a layer turned off); packets again wake it
+WAKE_IDLE_S = 1.0
 
 
 class InPacket:
@@ -68,7 +72,7 @@ class Producer:
     ) -> None:
         self.receiver = receiver
         self.point_id = point_id
-        self.track = track  # "audio" | "video" | "presentation"
+        self.track = track  # "audio" | "video" (high layer) | "low" | "presentation"
         self.kind = kind
         self.settings = settings
         self.codec_name: Optional[str] = None
@@ -87,6 +91,9 @@ class Producer:
         self.frames = 0
         self.plis_sent = 0
         self.last_packet_at: Optional[float] = None
+        #: called (soon, not in the packet path) when media starts or resumes after
+        #: ``WAKE_IDLE_S`` of silence: the router re-points slots at a layer turned on
+        self.on_wake = None
         self._last_pli = -1e9
         self._streams = receiver._RTCRtpReceiver__remote_streams  # private (see selfcheck)
         self._stats: Optional[StreamStatistics] = None  # of the media SSRC
@@ -217,7 +224,11 @@ class Producer:
             self.frames += 1
         if ssrc != self.media_ssrc:
             self._media_stats(ssrc)
-        self.last_packet_at = time.monotonic()
+        now_m = time.monotonic()
+        last = self.last_packet_at
+        self.last_packet_at = now_m
+        if (last is None or now_m - last > WAKE_IDLE_S) and self.on_wake is not None:
+            asyncio.get_running_loop().call_soon(self.on_wake)
         if self.muted or not self._targets:
             return
         now = time.time()
@@ -231,6 +242,11 @@ class Producer:
         except Exception:  # never let a forwarding bug break the transport
             log_once("producer-forward", "forwarding failed")
 
+    def active(self, now: float) -> bool:
+        """Media within the last ``WAKE_IDLE_S`` (a layer that is turned on)."""
+        return self.last_packet_at is not None and now - self.last_packet_at <= WAKE_IDLE_S
+
     def close(self) -> None:
         self.closed = True
+        self.on_wake = None
         self._targets = ()

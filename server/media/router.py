@@ -139,6 +139,8 @@ class Router:
                 self._retire_producer(old)
             self.producers[key] = producer
             producer.muted = producer.kind == "audio" and producer.point_id in self._muted
+            if producer.kind == "video":
+                producer.on_wake = self._refresh  # a layer turned on: re-point at it
             self._emit("producer", {"point": producer.point_id, "track": producer.track,
                                     "state": "added"})
         self._refresh()
@@ -195,25 +197,40 @@ class Router:
         track = rest.rpartition(".")[2]
         hall = self.hall_id
         if stream == "hall":
-            return self.producers.get((hall, track))
+            return self._video(hall, "video") if track == "video" else self.producers.get((hall, track))
         if stream == "presentation":
             return self.producers.get((hall, "presentation"))
         if stream == "floor":
             holder = self.floor
             if holder is None or holder == hall or holder == peer.point_id:
                 return None
-            return self.producers.get((holder, track))
+            return self._video(holder, "video") if track == "video" else self.producers.get((holder, track))
         if stream == "tile":
             view = self._tiles.get(peer.participant)
             index = int(rest.partition(".")[0])
             point = view.slots[index] if view is not None and index < view.count else None
-            return self.producers.get((point, "video")) if point is not None else None
+            return self._video(point, "low") if point is not None else None
         if stream == "echo":  # a pre-join check's loopback: its own, private producers
             return peer.producers.get(track)
         if stream == "preview":
             target = self._preview.get(peer.participant)
-            return self.producers.get((target, track)) if target is not None else None
+            if target is None:
+                return None
+            return self._video(target, "video") if track == "video" else self.producers.get((target, track))
         return None
+
+    def _video(self, point: str, prefer: str) -> Optional[Producer]:
+        """A point's camera: the ``prefer``red layer ("video" = high, "low") while it is
+        turned on, else the other one while that is on, else whichever exists (a
+        publisher with one layer: aiortc peers, older pages)."""
+        first = self.producers.get((point, prefer))
+        second = self.producers.get((point, "low" if prefer == "video" else "video"))
+        now = time.monotonic()
+        if first is not None and first.active(now):
+            return first
+        if second is not None and second.active(now):
+            return second
+        return first or second
 
     def _refresh(self) -> None:
         """Point every slot at the producer the rules give it (no-op where unchanged)."""
@@ -344,6 +361,7 @@ class Router:
         while not self.closed:
             try:
                 self._sample()
+                self._refresh()  # a layer turned off falls back to the other one
                 for producer in self.producers.values():
                     producer.send_remb(remb)
             except Exception:
@@ -361,6 +379,7 @@ class Router:
             sum(p.frames for p in prods if p.track == "video"),
             sum(p.raw_expected for p in prods),
             sum(p.raw_received for p in prods),
+            sum(p.frames for p in prods if p.track == "low"),
         )
 
     def _sample(self) -> None:
@@ -414,7 +433,8 @@ class Router:
             if dt > 0:
                 stats["bitrate_up_kbps"] = round((new[1] - old[1]) * 8 / dt / 1000, 1)
                 stats["bitrate_down_kbps"] = round((new[2] - old[2]) * 8 / dt / 1000, 1)
-                stats["fps_up"] = round((new[3] - old[3]) / dt, 1)
+                # the camera's frame rate: its busier layer (high and low carry the same frames)
+                stats["fps_up"] = round(max(new[3] - old[3], new[6] - old[6]) / dt, 1)
                 expected = new[4] - old[4]
                 received = new[5] - old[5]
                 if expected > 0:

@@ -22,7 +22,7 @@ class Slot:
 
     @property
     def publish_track(self) -> str | None:
-        """"audio" | "video" | "presentation" for publish m-lines, else None."""
+        """"audio" | "video" | "low" | "presentation" for publish m-lines, else None."""
         return self.name.split(".", 1)[1] if self.name.startswith("publish.") else None
 
 
@@ -37,7 +37,8 @@ def _tile(index: int) -> Slot:
 
 
 PUBLISH_AUDIO = Slot("publish.audio", "audio", "recvonly")
-PUBLISH_VIDEO = Slot("publish.video", "video", "recvonly")
+PUBLISH_VIDEO = Slot("publish.video", "video", "recvonly")  # the high layer
+PUBLISH_LOW = Slot("publish.low", "video", "recvonly")  # the low layer (tiles, weak links)
 PUBLISH_PRESENTATION = Slot("publish.presentation", "video", "recvonly")
 
 
@@ -52,9 +53,9 @@ def layout(kind: str, tile_slots: int = 25) -> list[Slot]:
     floor = [_recv("floor", "audio"), _recv("floor", "video")]
     presentation = [_recv("presentation", "video")]
     if kind == "point":
-        return [PUBLISH_AUDIO, PUBLISH_VIDEO, *hall, *floor, *presentation]
+        return [PUBLISH_AUDIO, PUBLISH_VIDEO, PUBLISH_LOW, *hall, *floor, *presentation]
     if kind == "hall":
-        return [PUBLISH_AUDIO, PUBLISH_VIDEO, PUBLISH_PRESENTATION, *floor, *tiles]
+        return [PUBLISH_AUDIO, PUBLISH_VIDEO, PUBLISH_LOW, PUBLISH_PRESENTATION, *floor, *tiles]
     if kind == "chair":
         return [*hall, *floor, *presentation, *tiles]
     if kind == "technician":

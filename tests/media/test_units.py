@@ -76,10 +76,11 @@ def test_ice_server_parser():
 
 def test_layout_per_kind():
     names = lambda kind: [s.name for s in layout(kind, 2)]  # noqa: E731
-    assert names("point") == ["publish.audio", "publish.video", "hall.audio", "hall.video",
-                              "floor.audio", "floor.video", "presentation.video"]
-    assert names("hall") == ["publish.audio", "publish.video", "publish.presentation",
-                             "floor.audio", "floor.video", "tile.0.video", "tile.1.video"]
+    assert names("point") == ["publish.audio", "publish.video", "publish.low", "hall.audio",
+                              "hall.video", "floor.audio", "floor.video", "presentation.video"]
+    assert names("hall") == ["publish.audio", "publish.video", "publish.low",
+                             "publish.presentation", "floor.audio", "floor.video",
+                             "tile.0.video", "tile.1.video"]
     assert names("technician") == ["hall.video", "tile.0.video", "tile.1.video",
                                    "preview.audio", "preview.video"]
     tile = layout("chair", 2)[-1]
