@@ -7,9 +7,10 @@ This process is the relay (uvloop, Dewan's Router driven directly, signalling ov
 the simulated participants run in a separate process (bench/loadgen.py: media encoded once,
 replayed, received media counted without decoding), so the CPU figures are the relay's.
 
-1. Hub: the hall publishes 720p VP8 at 1.5 Mbps + Opus to the 21 points, the chair and the
-   observers' slots; 21 points publish 360p VP8 at 0.5 Mbps + Opus, seen as tiles by the
-   chair (and the hall station); one point holds the floor and reaches everyone.
+1. Hub: the hall publishes two layers (720p VP8 at 1.5 Mbps, 180p at 0.2 Mbps) + Opus to
+   the points, the chair and the hall station; every point publishes its low layer (180p
+   at 0.2 Mbps) + Opus, seen as tiles (25 slots) by the chair and the hall station; one
+   point holds the floor (its high layer, 360p at 0.5 Mbps, too) and reaches everyone.
 2. Fan-out: one 720p 1.5 Mbps publisher to 5 subscribers, through the Router, then through
    aiortc's stock ``MediaRelay`` (decode once, re-encode per subscriber).
 
@@ -130,9 +131,10 @@ class LatencyProbe:
 
 
 async def join(gen: LoadGenProcess, router: Router, pid: str, kind: str, point,
-               video=None, audio=False) -> None:
+               video=None, audio=False, videos=None) -> None:
     offer = await router.start_peer(pid, kind, point)
-    reply = await gen.call(op="peer", id=pid, offer=offer, video=video, audio=audio)
+    reply = await gen.call(op="peer", id=pid, offer=offer, video=video, audio=audio,
+                           videos=videos)
     await router.accept_answer(pid, reply["sdp"])
 
 
@@ -190,9 +192,11 @@ async def hub(gen: LoadGenProcess, seconds: float, points: int,
     point_ids = [f"p{i:02d}" for i in range(points)]
     router = Router("bench", "hall", ["hall", *point_ids],
                     MediaSettings(ice_host_addresses=[HOST]))
-    await join(gen, router, "hall", "hall", "hall", video="hall", audio=True)
-    for pid in point_ids:
-        await join(gen, router, pid, "point", pid, video="point", audio=True)
+    # two layers: the hall sends high + low; the floor holder high + low; the others low
+    await join(gen, router, "hall", "hall", "hall", audio=True, videos=["hall", "low"])
+    for i, pid in enumerate(point_ids):
+        await join(gen, router, pid, "point", pid, audio=True,
+                   videos=["point" if i == 0 else None, "low"])
     await join(gen, router, "chair", "chair", None)
     router.set_floor(point_ids[0])
     await wait_connected(router)
