@@ -88,9 +88,9 @@ class AppContext:
             self.signer.generations.update(keys.load_signer(self.state_dir, self.settings.security.secret).generations)
 
     def on_media_event(self, name: str, payload: dict) -> None:
-        if name == "tiles":  # which point each tile slot shows, to that console only
+        if name in ("tiles", "layers"):  # a console's tile map / a viewer's layer: to it only
             view = {k: v for k, v in payload.items() if k != "participant"}
-            task = asyncio.ensure_future(self.hub.emit("tiles", view, to=payload["participant"]))
+            task = asyncio.ensure_future(self.hub.emit(name, view, to=payload["participant"]))
             task.add_done_callback(_log_failure)
             return
         log.info("media", extra={"media_event": name, **payload})

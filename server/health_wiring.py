@@ -75,7 +75,9 @@ class HealthService:
                 changes = self.monitor.evaluate(now)
                 await self._log_alerts()
                 if changes or now - last_broadcast >= BROADCAST_EVERY_S:
-                    await self.hub.emit("health", self.monitor.payload(now), room=HEALTH)
+                    payload = self.monitor.payload(now)
+                    payload["layers"] = self.router.layer_report()  # what each point receives
+                    await self.hub.emit("health", payload, room=HEALTH)
                     last_broadcast = now
             except asyncio.CancelledError:
                 raise

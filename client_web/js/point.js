@@ -18,6 +18,13 @@ media.bind("hall", { video: $("#video-hall"), audio: $("#audio-hall") });
 media.bind("floor", { video: $("#video-floor"), audio: $("#audio-floor") });
 media.bind("presentation", { video: $("#video-presentation") });
 showMediaStatus(media, $("#media-status"), t);
+// the relay's choice for this page's weak link: the low picture, or sound only, in words
+conn.on("layers", (layer) => {
+  const node = $("#layer-status");
+  node.dataset.video = layer.video;
+  node.hidden = layer.video === "high";
+  node.textContent = layer.video === "off" ? t("layer.audio_only") : t("layer.low");
+});
 media.addEventListener("devices", ({ detail }) => {
   const self = $("#video-self");
   if (self) self.srcObject = media.localStream();

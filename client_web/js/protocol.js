@@ -8,7 +8,7 @@ export function readConfig() {
 
 const ACK_TIMEOUT_MS = 10000;
 const SERVER_EVENTS = ["state", "conference", "queue", "floor", "roster", "recording", "health",
-  "message", "notice", "log", "rtc:offer", "tiles", "error"];
+  "message", "notice", "log", "rtc:offer", "tiles", "layers", "error"];
 
 export class Connection extends EventTarget {
   constructor(config) {

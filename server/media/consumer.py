@@ -88,6 +88,8 @@ class Consumer:
         self.plis_received = 0
         self.send_errors = 0
         self.remb_bps: Optional[int] = None
+        self.remb_at = 0.0
+        self.padding_bytes = 0  # bandwidth probes (RTX copies of recent packets)
         self.rtt_s: Optional[float] = None
         self.fraction_lost: Optional[float] = None
 
@@ -283,6 +285,30 @@ class Consumer:
         if self._send(data):
             self.retransmissions += 1
 
+    def pad(self, nbytes: int) -> int:
+        """Bandwidth probe: about ``nbytes`` of RTX copies of the most recent packets (the
+        viewer drops them as duplicates; its estimator counts them). Returns bytes sent."""
+        if not self.ready or self._out_seq is None or self.rtx_payload_type is None:
+            return 0
+        ast = abs_send_time(time.time())
+        sent, seq = 0, self._out_seq
+        for _ in range(self._cache_size):
+            if sent >= nbytes:
+                break
+            entry = self._cache[seq % self._cache_size]
+            if entry is None or entry[0] != seq:
+                break
+            _, ts, marker, payload = entry
+            data = self._writer.write(self.rtx_payload_type, marker, self._rtx_seq, ts,
+                                      self.rtx_ssrc, ast, None, seq.to_bytes(2, "big") + payload)
+            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+            if not self._send(data):
+                break
+            sent += len(data)
+            seq = (seq - 1) & 0xFFFF
+        self.padding_bytes += sent
+        return sent
+
     async def _on_rtcp(self, packet) -> None:
         try:
             if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
@@ -300,6 +326,7 @@ class Consumer:
                 elif packet.fmt == RTCP_PSFB_APP:
                     try:
                         self.remb_bps = unpack_remb_fci(packet.fci)[0]
+                        self.remb_at = time.monotonic()
                     except ValueError:
                         pass
                 return

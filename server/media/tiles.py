@@ -76,3 +76,66 @@ class TileView:
             "per_page": self.per_page,
             "pinned": list(self.pinned),
         }
+
+
+class TileBoard:
+    """The tile views of every console of one router, and what fills them first (the
+    floor holder and the queue). ``emit(participant, view_json)`` is called on a change."""
+
+    def __init__(self, count: int, points: list[str], emit) -> None:
+        self.count = count
+        self.points = points  # configuration order, hall excluded
+        self.views: dict[str, TileView] = {}
+        self.floor: Optional[str] = None
+        self.queue: list[str] = []
+        self._emit = emit
+
+    def open(self, participant: str, keep: Optional[TileView] = None) -> None:
+        """A console's new connection (``keep``: its previous view: page and pins)."""
+        view = self.views[participant] = TileView(
+            self.count, page=keep.page if keep else 0, pinned=keep.pinned if keep else [])
+        view.arrange(self.points, self._priority())
+        self._emit(participant, view.to_json())
+
+    def close(self, participant: str) -> Optional[TileView]:
+        return self.views.pop(participant, None)
+
+    def _priority(self) -> list[str]:
+        return ([self.floor] if self.floor else []) + self.queue
+
+    def arrange(self, only: Optional[str] = None) -> None:
+        points, priority = self.points, self._priority()
+        for participant, view in self.views.items():
+            if (only is None or participant == only) and view.arrange(points, priority):
+                self._emit(participant, view.to_json())
+
+    def set_priority(self, floor: Optional[str], queue: list[str]) -> bool:
+        known = set(self.points)
+        queue = [p for p in dict.fromkeys(queue) if p in known]
+        floor = floor if floor in known else None
+        if (floor, queue) == (self.floor, self.queue):
+            return False
+        self.floor, self.queue = floor, queue
+        self.arrange()
+        return True
+
+    def set_view(self, participant: str, page: Optional[int],
+                 pinned: Optional[list[str]]) -> dict:
+        """Page or pin; raises ValueError (unknown point, too many pins) or KeyError (no
+        tile slots for this participant)."""
+        view = self.views[participant]
+        if pinned is not None:
+            unknown = [p for p in pinned if p not in self.points]
+            if unknown:
+                raise ValueError(f"Unknown point {unknown[0]!r}.")
+            if len(pinned) > MAX_PINNED:
+                raise ValueError(f"At most {MAX_PINNED} pinned points.")
+            view.pinned = list(dict.fromkeys(pinned))
+        if page is not None:
+            view.page = page
+        self.arrange(only=participant)
+        return view.to_json()
+
+    def point_of(self, participant: str, index: int) -> Optional[str]:
+        view = self.views.get(participant)
+        return view.slots[index] if view is not None and index < view.count else None
