@@ -20,6 +20,7 @@ media.bind("presentation", { video: $("#video-presentation") });
 showMediaStatus(media, $("#media-status"), t);
 // the relay's choice for this page's weak link: the low picture, or sound only, in words
 conn.on("layers", (layer) => {
+  window.dewan.layer = layer;
   const node = $("#layer-status");
   node.dataset.video = layer.video;
   node.hidden = layer.video === "high";

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 REMB_MAX_AGE_S = 5.0
 PROBE_TICK_S = 0.1
+#: probes come in bursts (PROBE_ON_S out of every PROBE_CYCLE_S), so a link that is really
+#: full is not kept full by them
+PROBE_ON_S, PROBE_CYCLE_S = 1.5, 6.0
 #: video slots by priority (the split of one REMB): floor, hall, presentation, tiles
 PRIORITY = ("floor.video", "hall.video", "presentation.video", "preview.video")
 
@@ -80,7 +83,7 @@ class Viewers:
             high_bps, low_bps = self.rate(high), self.rate(low)
             if high_bps is not None or low_bps is not None:
                 demands.append(Demand(name, high_bps, low_bps))
-        remb = [c.remb_bps for c in peer.consumers.values()
+        remb = [c.remb_bps for c in [peer, *peer.consumers.values()]
                 if c.remb_bps is not None and now - c.remb_at <= REMB_MAX_AGE_S]
         audio = sum(1 for c in peer.consumers.values()
                     if c.kind == "audio" and c.source is not None and not c.source.muted)
@@ -91,9 +94,10 @@ class Viewers:
 
     def probe(self, peers) -> None:
         """One pacing tick: padding for the viewers held below what they could get."""
+        now = time.monotonic()
         for peer in peers:
             viewer = self.by_participant.get(peer.participant)
-            if viewer is None:
+            if viewer is None or (now - viewer.started_at) % PROBE_CYCLE_S > PROBE_ON_S:
                 continue
             sending = sum(self._rate.get(id(c.source), 0.0) for c in peer.consumers.values()
                           if c.source is not None)
