@@ -89,6 +89,7 @@ class Consumer:
         self.send_errors = 0
         self.remb_bps: Optional[int] = None
         self.remb_at = 0.0
+        self.rr_at = 0.0
         self.padding_bytes = 0  # bandwidth probes (RTX copies of recent packets)
         self.rtt_s: Optional[float] = None
         self.fraction_lost: Optional[float] = None
@@ -334,6 +335,7 @@ class Consumer:
                 for report in packet.reports:
                     if report.ssrc == self.ssrc:
                         self.fraction_lost = report.fraction_lost / 256.0
+                        self.rr_at = time.monotonic()
                         if report.lsr:
                             now = (ntp_now() >> 16) & 0xFFFFFFFF
                             rtt = ((now - report.lsr - report.dlsr) & 0xFFFFFFFF) / 65536

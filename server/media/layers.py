@@ -23,6 +23,7 @@ from typing import Optional
 AUDIO_BPS = 48_000  # kept aside per audio slot that carries sound
 UP_MARGIN = 1.15
 UP_HOLD_S = 3.0
+LOSS_SETTLE_S = 3.0
 START_GRACE_S = 4.0  # Chrome's estimate starts low and ramps up: no downgrade before this
 PROBE_CAP_BPS = 1_500_000
 RANK = {"video": 2, "low": 1, None: 0}
@@ -39,11 +40,14 @@ class Demand:
 
 
 def allocate(budget: float, demands: list[Demand]) -> dict[str, Optional[str]]:
-    """Greedy by priority: each slot the best layer that fits what is left."""
+    """Greedy by priority: each slot the best layer that fits what is left. A slot with no
+    low layer to fall back on (a one-layer publisher) keeps its one layer."""
     out: dict[str, Optional[str]] = {}
     left = budget
     for d in demands:
-        if d.high_bps is not None and d.high_bps <= left:
+        if d.low_bps is None and d.high_bps is not None:
+            out[d.slot], left = "video", left - d.high_bps
+        elif d.high_bps is not None and d.high_bps <= left:
             out[d.slot], left = "video", left - d.high_bps
         elif d.low_bps is not None and d.low_bps <= left:
             out[d.slot], left = "low", left - d.low_bps
@@ -66,6 +70,36 @@ class ViewerLayers:
     need_bps: float = 0.0  # what the best choice would cost
     reason: str = "no_estimate"  # no_estimate | fits | estimate_low | audio_only
     _better_since: Optional[float] = None
+    #: the estimate from the viewer's receiver reports when it sends no REMB (None: no
+    #: limit seen); cut on loss, raised while clean after ``loss_hold_s``
+    loss_budget: Optional[float] = None
+    loss_hold_s: float = 4.0
+    cut_at: float = -1e9
+    loss_streak: int = 0
+    raised_at: float = -1e9
+
+    def from_loss(self, loss: Optional[float], sending_bps: float, now: float) -> Optional[float]:
+        """A loss-based estimate (RFC 3550 receiver reports): above 10 % loss the budget
+        drops just below what is being sent (one step down per episode); below 5 % it grows
+        1.5x a second once ``loss_hold_s`` has passed since the last cut (which doubles
+        after a cut that follows a raise): trying the better choice is the probe."""
+        lossy = loss is not None and loss > 0.10
+        self.loss_streak = self.loss_streak + 1 if lossy else 0
+        if lossy:
+            # two lossy seconds in a row (not one key frame's burst), and one cut per
+            # episode: the reports lag the switch by a second or two
+            if self.loss_streak >= 2 and now - self.cut_at > LOSS_SETTLE_S:
+                if now - self.raised_at < 10.0:
+                    self.loss_hold_s = min(30.0, self.loss_hold_s * 2)
+                self.loss_budget = max(64_000.0, sending_bps * 0.9)
+                self.cut_at = now
+        elif self.loss_budget is not None and (loss is None or loss < 0.05) \
+                and now - self.cut_at >= self.loss_hold_s:
+            self.loss_budget *= 1.5
+            self.raised_at = now
+            if self.loss_budget > 2 * max(self.need_bps, 1.0):
+                self.loss_budget, self.loss_hold_s = None, 4.0
+        return self.loss_budget
 
     def update(self, budget_bps: Optional[float], audio_slots: int, demands: list[Demand],
                now: float) -> bool:

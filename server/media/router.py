@@ -231,9 +231,10 @@ class Router:
                  "preview": self._preview.get(peer.participant)}.get(stream)
         if stream == "floor" and point == peer.point_id:
             point = None
-        if stream == "tile":
+        if stream == "tile":  # only low; a one-layer publisher's one layer is never cut
             point = self._tiles.point_of(peer.participant, int(rest.partition(".")[0]))
-            return None, self._video(point, "low") if point is not None else None
+            low = self.producers.get((point, "low"))
+            return (None, low) if low is not None else (self.producers.get((point, "video")), None)
         if point is None:
             return None, None
         return self.producers.get((point, "video")), self.producers.get((point, "low"))

@@ -87,8 +87,18 @@ class Viewers:
                 if c.remb_bps is not None and now - c.remb_at <= REMB_MAX_AGE_S]
         audio = sum(1 for c in peer.consumers.values()
                     if c.kind == "audio" and c.source is not None and not c.source.muted)
+        viewer.from_remb = bool(remb)
+        if remb:
+            budget = max(remb)
+        else:  # no REMB from this viewer: its receiver reports' loss on what it gets
+            losses = [c.fraction_lost for c in peer.consumers.values()
+                      if c.source is not None and c.fraction_lost is not None
+                      and now - c.rr_at <= REMB_MAX_AGE_S]
+            sending = sum(self._rate.get(id(c.source), 0.0) for c in peer.consumers.values()
+                          if c.source is not None)
+            budget = viewer.from_loss(max(losses) if losses else None, sending, now)
         before = (viewer.level, viewer.reason)
-        changed = viewer.update(max(remb) if remb else None, audio, demands, now)
+        changed = viewer.update(budget, audio, demands, now)
         if changed or (viewer.level, viewer.reason) != before:
             self._on_change(peer, viewer)
 
@@ -97,8 +107,9 @@ class Viewers:
         now = time.monotonic()
         for peer in peers:
             viewer = self.by_participant.get(peer.participant)
-            if viewer is None or (now - viewer.started_at) % PROBE_CYCLE_S > PROBE_ON_S:
-                continue
+            if viewer is None or not getattr(viewer, "from_remb", False) \
+                    or (now - viewer.started_at) % PROBE_CYCLE_S > PROBE_ON_S:
+                continue  # a loss-based estimate climbs by itself: no padding
             sending = sum(self._rate.get(id(c.source), 0.0) for c in peer.consumers.values()
                           if c.source is not None)
             bps = viewer.probe_bps(sending)
