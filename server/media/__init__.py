@@ -12,7 +12,7 @@ Public interface (everything else in this package is internal)::
     router.set_tiles(sid, page=1, pinned=[point_id, ...])      # tiles:view -> the view
     router.tile_view(sid)
     router.set_preview(technician_sid, point_id | None)
-    router.link_stats(); router.counters()
+    router.link_stats(); router.counters(); router.layer_report()
     await router.close_peer(sid, reason); await router.close()
     await selfcheck()                                            # once at start-up
 
@@ -27,7 +27,27 @@ Public interface (everything else in this package is internal)::
   "state": "added"|"removed"}``;
 * ``"tiles"``       ``{"participant", "slots": {"tile-0": point_id | None, ...}, "count",
   "page", "pages", "per_page", "pinned"}`` whenever a console's tile slots change (the
-  server sends it, without ``participant``, to that console as the ``tiles`` event).
+  server sends it, without ``participant``, to that console as the ``tiles`` event);
+* ``"layers"``      ``{"participant", "point", "video": "high"|"low"|"off", "reason":
+  "no_estimate"|"fits"|"estimate_low"|"audio_only", "budget_kbps", "need_kbps"}`` when a
+  viewer's layer choice or its reason changes (sent, without ``participant``, to that page
+  as the ``layers`` event; ``off`` = sound only, and the point page says so in words).
+  ``layer_report()`` -> ``{point_id: {...same...}}`` for every point's own page (the
+  dashboard's ``health`` broadcast carries it as ``layers``).
+
+Per-viewer layers
+-----------------
+Each viewer's video slots get layers from that viewer's own feedback (``.layers``,
+``.viewers``): its REMB when it sends one (Chrome's is one estimate per connection, split
+by priority floor > hall > presentation > tiles, audio kept aside first), else a loss-based
+estimate from its receiver reports (two seconds above 10 % loss: one step down; clean
+seconds after a hold: 1.5x up, which is the probe). Down at once, up when the better choice
+fits with 15 % to spare for 3 s; the switch happens at the new layer's key frame. When not
+even the low layer fits, the viewer's video slots carry nothing (sound only). A slot whose
+publisher has one layer is never cut. Viewers held low on a REMB estimate get RTX padding
+(copies of recent packets) in 1.5 s bursts every 6 s, so the estimate can climb back.
+transport-cc is not negotiated (the relay does not estimate from it, and with it Chrome
+stops sending REMB).
 
 Tile slots
 ----------
