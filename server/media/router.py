@@ -365,11 +365,13 @@ class Router:
         """Once a second: sample link counters, choose each viewer's layers, send the
         relay's REMB to publishers; every ``PROBE_TICK_S``: bandwidth probes."""
         remb = self.settings.publisher_max_kbps * 1000
-        ticks = round(_SAMPLE_INTERVAL_S / PROBE_TICK_S)
-        tick = 0
+        next_sample = time.monotonic()
         while not self.closed:
             try:
-                if tick % ticks == 0:
+                now = time.monotonic()
+                if now >= next_sample:
+                    # a steady 1 s cadence (rates over ~2 s windows), no catch-up bursts
+                    next_sample = max(next_sample + _SAMPLE_INTERVAL_S, now + 0.5)
                     self._links.sample(self._publisher_of_point)
                     self._viewers.measure(self.producers.values())
                     for peer in self.peers.values():
@@ -381,8 +383,7 @@ class Router:
                 self._viewers.probe(self.peers.values())
             except Exception:
                 logger.exception("stats sampling failed")
-            tick += 1
-            await asyncio.sleep(PROBE_TICK_S)
+            await asyncio.sleep(max(0.0, min(PROBE_TICK_S, next_sample - time.monotonic())))
 
     def link_stats(self) -> dict[str, dict]:
         """Per point id (hall included): the link figures the health monitor reads."""
