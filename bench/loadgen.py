@@ -7,7 +7,9 @@ encoding per peer); received media is counted by a tap on each receiver's jitter
 
 Talks JSON lines on stdin/stdout (driven by bench/hub.py):
 
-    -> {"op": "peer", "id": ID, "offer": SDP, "video": "hall"|"point"|null, "audio": bool}
+    -> {"op": "peer", "id": ID, "offer": SDP, "video": "hall"|"point"|"low"|null,
+        "audio": bool, "videos": [profile|null, ...]}   (videos: one per publish video
+        m-line in order, e.g. ["hall", "low"]: the two layers; overrides "video")
     <- {"op": "answer", "id": ID, "sdp": SDP}
     -> {"op": "stats"}            <- {"op": "stats", "streams": N, "received": R, "expected": E,
                                       "bytes": B, "sent_packets": S, "cpu_s": C}
@@ -62,6 +64,7 @@ from server.media.ice import configure_host_addresses, enlarge_socket_buffers
 PROFILES = {  # name -> (width, height, kbps)
     "hall": (1280, 720, 1500),
     "point": (640, 360, 500),
+    "low": (320, 180, 200),  # the low layer every camera sends (tiles, weak links)
 }
 FPS = 30
 LOOP_FRAMES = 90  # 3 s of video, one key frame at its start
@@ -98,7 +101,8 @@ def encode_video(width: int, height: int, kbps: int) -> list[bytes]:
     for i in range(LOOP_FRAMES):
         y = np.roll(luma, 3 * i, axis=1)  # motion: the encoder has work every frame
         x0 = (7 * i) % (width - 96)
-        y[100:196, x0 : x0 + 96] = patch
+        top = min(100, height - 96)
+        y[top:top + 96, x0 : x0 + 96] = patch
         img = np.vstack([y, chroma])
         frame = av.VideoFrame.from_ndarray(img, format="yuv420p")
         frame.pts = i
@@ -239,9 +243,14 @@ class LoadGen:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=msg["offer"], type="offer"))
         wanted = {"audio": msg.get("audio") and ReplayTrack("audio", self.audio),
                   "video": msg.get("video") and ReplayTrack("video", self.video[msg["video"]])}
+        layers = msg.get("videos")
         for t in pc.getTransceivers():
             if t._offerDirection == "sendonly":  # the relay receives here: publish
-                track = wanted.get(t.kind)
+                if t.kind == "video" and layers is not None:
+                    name = layers.pop(0) if layers else None
+                    track = ReplayTrack("video", self.video[name]) if name else None
+                else:
+                    track = wanted.get(t.kind)
                 if track:
                     t.sender.replaceTrack(track)
                     t.direction = "sendonly"

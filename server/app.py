@@ -37,6 +37,11 @@ from .stations import LocalStations, SharedStations
 log = logging.getLogger("dewan.app")
 
 
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("emit failed: %r", task.exception())
+
+
 class AppContext:
     """Everything one process holds for its conference."""
 
@@ -82,7 +87,8 @@ class AppContext:
                                            listen_host=settings.server.host,
                                            turn_urls=list(settings.media.turn_urls),
                                            turn_secret=settings.media.turn_secret,
-                                           turn_ttl_s=settings.media.turn_ttl_s),
+                                           turn_ttl_s=settings.media.turn_ttl_s,
+                                           tile_slots=settings.media.tile_slots),
                              on_event=self.on_media_event)
         self.hub.media = self.router
         MediaEvents(self.hub, self.router).register(self.namespace)
@@ -97,6 +103,11 @@ class AppContext:
         self.revocations.refresh()
 
     def on_media_event(self, name: str, payload: dict) -> None:
+        if name in ("tiles", "layers"):  # a console's tile map / a viewer's layer: to it only
+            view = {k: v for k, v in payload.items() if k != "participant"}
+            task = asyncio.ensure_future(self.hub.emit(name, view, to=payload["participant"]))
+            task.add_done_callback(_log_failure)
+            return
         log.info("media", extra={"media_event": name, **payload})
 
     def is_owner(self) -> bool:

@@ -91,8 +91,9 @@ class HealthService:
                 except Unavailable:
                     pass  # Redis is away: the alerts reach the log when it is back
                 if changes or now - last_broadcast >= BROADCAST_EVERY_S:
-                    await self.hub.emit("health", {**self.monitor.payload(now), "store": self.hub.store_status()},
-                                        room=HEALTH)
+                    payload = {**self.monitor.payload(now), "store": self.hub.store_status(),
+                               "layers": self.router.layer_report()}  # what each point receives
+                    await self.hub.emit("health", payload, room=HEALTH)
                     last_broadcast = now
             except asyncio.CancelledError:
                 raise

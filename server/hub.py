@@ -94,8 +94,8 @@ class Hub:
             await self.emit("queue", conf.queue_json(), room=ALL)
         if kinds & {"floor", "audio", "conference"}:
             await self.emit("floor", self.floor_payload(conf, now), room=ALL)
-            if not self.follow_store:
-                self.apply_media(conf)
+        if kinds & {"floor", "audio", "conference", "queue"} and not self.follow_store:
+            self.apply_media(conf)  # several processes: the owner follows the store instead
         if "point" in kinds:
             await self.emit("roster", self.roster(conf), room=ALL)
         await self.emit("log", {"events": [self.event_json(e) for e in events]}, room=CHAIRS)
@@ -106,6 +106,7 @@ class Hub:
         if self.media is None:
             return
         self.media.set_floor(conf.floor.holder if conf.floor.grace_deadline is None else None)
+        self.media.set_queue([e.point for e in conf.queue])
         for point in self.points.district_ids:
             self.media.set_muted(point, point in conf.muted)
 

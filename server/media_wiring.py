@@ -4,6 +4,9 @@
   ``iceServers`` (also in the `precheck:start` ack) carry fresh TURN credentials. The relay is always
   the offerer, and every `rtc:start` builds a NEW peer connection (also how a client recovers).
 - `preview:set {point}`: a technician sees and hears a point before it gets the floor.
+- `tiles:view {page?, pinned?}` (consoles with tile slots: chair, hall, technician): page
+  through the points or pin some; the ack and the `tiles` event (sent to that console on
+  every change) carry the slot map (see server/media/__init__.py, "Tile slots").
 - `precheck:start` (ack carries the offer) / `precheck:answer` / `precheck:result` /
   `precheck:stop`: the pre-join check's loopback test (the page's camera and microphone come
   back to it through the relay, forwarded, never transcoded) and its verdict, which the
@@ -32,7 +35,8 @@ class MediaEvents:
 
     def register(self, namespace) -> None:
         for event, handler in (("rtc:start", self.rtc_start), ("rtc:answer", self.answer),
-                               ("preview:set", self.preview_set), ("precheck:start", self.precheck_start),
+                               ("preview:set", self.preview_set), ("tiles:view", self.tiles_view),
+                               ("precheck:start", self.precheck_start),
                                ("precheck:answer", self.answer), ("precheck:result", self.precheck_result),
                                ("precheck:stop", self.precheck_stop)):
             namespace.register(event, handler)
@@ -68,6 +72,13 @@ class MediaEvents:
             raise NotFound(f"Unknown point {p.point!r}.")
         self.router.set_preview(s.sid, p.point)
         return {"point": p.point}
+
+    async def tiles_view(self, s: Session, data: object):
+        p = m.parse(m.TilesView, data)
+        try:
+            return {"tiles": self.router.set_tiles(s.sid, p.page, p.pinned)}
+        except MediaError as exc:
+            raise media_error(exc) from None
 
     async def precheck_start(self, s: Session, data: object):
         return {"sdp": await self._offer(s, data, "precheck"), "iceServers": self._ice_servers(s)}

@@ -68,6 +68,9 @@ class MediaSettingsSection(_Section):
     turn_urls: list[str] = []
     turn_secret: str = ""
     turn_ttl_s: int = Field(86400, ge=60, le=7 * 86400)
+    # video m-lines of a chair console / hall station / technician dashboard (pages through
+    # the points); at most 49 so the browser's answer stays under the 64 KiB socket buffer
+    tile_slots: int = Field(25, ge=1, le=49)
 
 
 class SecuritySettings(_Section):

@@ -89,6 +89,13 @@ class OptionalPointRef(Payload):
     point: PointId | None = None
 
 
+class TilesView(Payload):
+    """Page through the points on a console's tile slots, or pin points to them."""
+
+    page: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    pinned: list[PointId] | None = Field(None, max_length=64)
+
+
 def parse(model: type[BaseModel], data: object) -> BaseModel:
     """Validate one event payload (size, then the model); any problem becomes a clear
     BadRequest naming the field."""

@@ -34,7 +34,7 @@ class Point:
     id: str
     names: dict[str, str]
     kind: str  # "hall" | "district"
-    unit: str = ""  # city | town | district (administrative level), "" for the hall
+    unit: str = ""  # city | town | district | commune | ward (administrative level); "" for the hall
 
     def name(self, lang: str = "vi") -> str:
         return self.names.get(lang) or self.names["vi"]

@@ -26,6 +26,7 @@ EVENT_PERMISSIONS: dict[str, Perm] = {
     "rtc:start": Perm.VIEW,
     "rtc:answer": Perm.VIEW,
     "preview:set": Perm.PREVIEW,
+    "tiles:view": Perm.VIEW,
     "stats:report": Perm.VIEW,
     "health:history": Perm.HEALTH,
     "precheck:start": Perm.PUBLISH,

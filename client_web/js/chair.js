@@ -1,10 +1,12 @@
 // Chair console: open/close, the queue with waiting times, the floor, the points at a glance
-// with live video, mutes; the hall, floor and slides as the districts see them.
+// (a page of live tiles, every point's name and link health), mutes; the hall, floor and
+// slides as the points see them.
 import { connect } from "./protocol.js";
 import { t } from "./i18n.js";
 import { $, el, pointName, formatClock, announce, toast, refusalText, bindConnection, startCountdown } from "./ui.js";
 import { MediaClient, showMediaStatus, watchSlots } from "./rtc.js";
 import { bindRecording } from "./chair_recording.js";
+import { TileGrid } from "./tiles.js";
 
 const conn = connect();
 // The console sits in the hall: its loudspeaker stays off unless the chair turns it on.
@@ -90,42 +92,40 @@ function renderQueue(state) {
   $("#queue-count").textContent = entries.length ? `(${entries.length})` : "";
 }
 
-function makeTile(state, p) {
-  const video = el("video", { autoplay: true, playsinline: true, muted: true, "aria-label": pointName(state, p.id) });
-  video.muted = true;
-  const node = el("div", { class: "tile", dataset: { point: p.id } },
-    el("div", { class: "tile-video" }, video),
-    el("div", { class: "tile-name" }, pointName(state, p.id)),
-    el("div", { class: "tile-state", role: "status" }),
-    el("div", { class: "tile-actions" },
-      el("button", { class: "tile-grant primary", onclick: () => act("floor:grant", { point: p.id, limit_s: limit() }, "chair.granted_to", { point: name(p.id) }) }, t("chair.give_floor")),
-      el("button", { class: "tile-mute", "aria-pressed": "false", onclick: (ev) => {
-        const muted = ev.currentTarget.getAttribute("aria-pressed") !== "true";
-        act("audio:mute", { point: p.id, muted }, muted ? "chair.muted" : "chair.unmuted", { point: name(p.id) });
-      } }, t("chair.mute"))));
-  media.bind(`tile-${p.id}`, { video });
-  return node;
-}
+// The points' tiles: a fixed number of slots the relay re-points (tiles.js); the buttons act
+// on the point the slot shows at the moment of the click.
+const grid = new TileGrid(conn, media, { pinnable: true, actions: (node) => [
+  el("button", { class: "tile-grant primary", onclick: () => {
+    const id = node.dataset.point;
+    if (id) act("floor:grant", { point: id, limit_s: limit() }, "chair.granted_to", { point: name(id) });
+  } }, t("chair.give_floor")),
+  el("button", { class: "tile-mute", "aria-pressed": "false", onclick: (ev) => {
+    const id = node.dataset.point;
+    if (!id) return;
+    const muted = ev.currentTarget.getAttribute("aria-pressed") !== "true";
+    act("audio:mute", { point: id, muted }, muted ? "chair.muted" : "chair.unmuted", { point: name(id) });
+  } }, t("chair.mute")),
+] });
+window.dewan.tiles = grid;
+grid.onRender = () => renderTiles(conn.state);
 
 function renderTiles(state) {
+  if (!state) return;
   const online = new Set(state.roster.online);
-  const queued = new Set(state.queue.entries.map((e) => e.point));
   const muted = new Set(state.floor.muted || []);
   const districts = state.points.filter((p) => p.kind === "district");
-  const existing = new Map([...$("#tiles").children].map((n) => [n.dataset.point, n]));
-  const tiles = districts.map((p) => {
-    const node = existing.get(p.id) || makeTile(state, p);
-    const st = state.floor.holder === p.id ? "speaking" : queued.has(p.id) ? "requesting" : online.has(p.id) ? "online" : "offline";
+  for (const node of $("#tiles").children) {
+    const id = node.dataset.point;
+    if (!id) continue;
+    const st = grid.stateOf(state, id);
     node.dataset.state = st;
-    node.dataset.muted = String(muted.has(p.id));
-    node.querySelector(".tile-state").textContent = t(`tile.${st}`) + (muted.has(p.id) ? ` · ${t("chair.muted_badge")}` : "");
-    node.querySelector(".tile-grant").disabled = !online.has(p.id) || st === "speaking";
+    node.dataset.muted = String(muted.has(id));
+    node.querySelector(".tile-state").textContent = t(`tile.${st}`) + (muted.has(id) ? ` · ${t("chair.muted_badge")}` : "");
+    node.querySelector(".tile-grant").disabled = !online.has(id) || st === "speaking";
     const mute = node.querySelector(".tile-mute");
-    mute.setAttribute("aria-pressed", String(muted.has(p.id)));
-    mute.textContent = t(muted.has(p.id) ? "chair.unmute" : "chair.mute");
-    return node;
-  });
-  $("#tiles").replaceChildren(...tiles);
+    mute.setAttribute("aria-pressed", String(muted.has(id)));
+    mute.textContent = t(muted.has(id) ? "chair.unmute" : "chair.mute");
+  }
   $("#online-count").textContent = `${districts.filter((p) => online.has(p.id)).length}/${districts.length}`;
 }
 
@@ -147,6 +147,7 @@ function render() {
   const state = conn.state;
   if (!state) return;
   renderQueue(state);
+  grid.render();
   renderTiles(state);
   renderFloor(state);
 }

@@ -1,14 +1,16 @@
 // Hall station: the PC wired to the hall's cameras and mixer. Publishes the hall camera and
 // microphone (and slides on request), plays the floor holder into the hall's sound system,
-// and shows the districts.
+// and shows the points (a page of tile slots, every point's name at a glance).
 import { connect } from "./protocol.js";
 import { t } from "./i18n.js";
-import { $, el, pointName, toast, bindConnection, startCountdown } from "./ui.js";
+import { $, pointName, toast, bindConnection, startCountdown } from "./ui.js";
 import { MediaClient, showMediaStatus } from "./rtc.js";
+import { TileGrid } from "./tiles.js";
 
 const conn = connect();
 const media = new MediaClient(conn, "hall");
-window.dewan = { conn, rtc: media };
+const grid = new TileGrid(conn, media);
+window.dewan = { conn, rtc: media, tiles: grid };
 bindConnection(conn);
 startCountdown(conn, $("#countdown"), $("#floor-warning"));
 
@@ -55,28 +57,23 @@ function render() {
   $("#floor-holder").textContent = f.holder ? pointName(state, f.holder) : t("floor.hall");
   $("#floor-screen").hidden = !f.holder;
   $("#floor-caption").textContent = f.holder ? pointName(state, f.holder) : "";
+  grid.render();
+}
+
+function renderTileStates() {
+  const state = conn.state;
+  if (!state) return;
   const online = new Set(state.roster.online);
-  const queued = new Set(state.queue.entries.map((e) => e.point));
   const districts = state.points.filter((p) => p.kind === "district");
-  const existing = new Map([...$("#tiles").children].map((n) => [n.dataset.point, n]));
-  $("#tiles").replaceChildren(...districts.map((p) => {
-    let node = existing.get(p.id);
-    if (!node) {
-      const video = el("video", { autoplay: true, playsinline: true, muted: true });
-      video.muted = true;
-      node = el("div", { class: "tile", dataset: { point: p.id } },
-        el("div", { class: "tile-video" }, video),
-        el("div", { class: "tile-name" }, pointName(state, p.id)),
-        el("div", { class: "tile-state" }));
-      media.bind(`tile-${p.id}`, { video });
-    }
-    const st = f.holder === p.id ? "speaking" : queued.has(p.id) ? "requesting" : online.has(p.id) ? "online" : "offline";
+  for (const node of $("#tiles").children) {
+    if (!node.dataset.point) continue;
+    const st = grid.stateOf(state, node.dataset.point);
     node.dataset.state = st;
     node.querySelector(".tile-state").textContent = t(`tile.${st}`);
-    return node;
-  }));
+  }
   $("#online-count").textContent = `${districts.filter((p) => online.has(p.id)).length}/${districts.length}`;
 }
+grid.onRender = renderTileStates;
 conn.on("change", render);
 conn.on("status", render);
 renderShare();

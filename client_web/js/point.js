@@ -18,6 +18,14 @@ media.bind("hall", { video: $("#video-hall"), audio: $("#audio-hall") });
 media.bind("floor", { video: $("#video-floor"), audio: $("#audio-floor") });
 media.bind("presentation", { video: $("#video-presentation") });
 showMediaStatus(media, $("#media-status"), t);
+// the relay's choice for this page's weak link: the low picture, or sound only, in words
+conn.on("layers", (layer) => {
+  window.dewan.layer = layer;
+  const node = $("#layer-status");
+  node.dataset.video = layer.video;
+  node.hidden = layer.video === "high";
+  node.textContent = layer.video === "off" ? t("layer.audio_only") : t("layer.low");
+});
 media.addEventListener("devices", ({ detail }) => {
   const self = $("#video-self");
   if (self) self.srcObject = media.localStream();
@@ -50,6 +58,8 @@ function render() {
   bigStatus();
   if (!state) return;
   const f = state.floor;
+  // the camera's high layer goes on air with the floor, and off after (the low one stays)
+  if (kind === "point") media.setHighLayer(Boolean(me) && f.holder === me);
   const other = f.holder && f.holder !== me;
   $("#floor-holder").textContent = f.holder ? pointName(state, f.holder) : t("floor.hall");
   $("#floor-screen").hidden = !other;   // never our own floor slot

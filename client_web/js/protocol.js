@@ -8,7 +8,7 @@ export function readConfig() {
 
 const ACK_TIMEOUT_MS = 10000;
 const SERVER_EVENTS = ["state", "conference", "queue", "floor", "roster", "recording", "health",
-  "message", "notice", "log", "rtc:offer", "error"];
+  "message", "notice", "log", "rtc:offer", "tiles", "layers", "error"];
 
 // Several processes (--redis): the page talks to the process that hosts the media. When its
 // socket drops (the process died, or it gave the media away and dropped us) the page asks the

@@ -26,6 +26,12 @@ export const CAMERA = {
   point: { width: 640, height: 360, frameRate: 30 },
   hall: { width: 1280, height: 720, frameRate: 30 },
 };
+// Two layers of the camera (aiortc has no simulcast): the high one on the first publish
+// video m-line, the low one (tiles, weak links) on the second, ~180p.
+export const LAYERS = {
+  high: { point: 1_000_000, hall: 1_500_000 },     // maxBitrate
+  low: { point: 200_000, hall: 250_000, height: 180 },
+};
 
 // Parse "?video=640x360@15" (tests and weak PCs may ask for a lighter camera).
 function cameraOverride(base) {
@@ -64,7 +70,10 @@ export class MediaClient extends EventTarget {
     this.pcState = "new";
     this.generation = 0;          // one per rtc:start; stale callbacks compare against it
     this.attempt = 0;             // consecutive failures (backoff)
-    this.local = { audio: null, video: null, screen: null };
+    this.local = { audio: null, video: null, low: null, screen: null };
+    // the high layer: always on at the hall; a point turns it on while it holds the floor
+    this.highOn = options.high ?? kind === "hall";
+    this.publishers = { video: null, low: null, screen: null };  // RTCRtpSenders
     this.mediaError = null;       // why the camera/mic could not be opened
     this.slots = new Map();       // mid -> {streamId, kind}
     this.tracks = new Map();      // streamId -> {video: track, audio: track}
@@ -168,6 +177,7 @@ export class MediaClient extends EventTarget {
         if (track.kind === "video") track.contentHint = "motion";
         this.local[track.kind] = track;
       }
+      if (live(this.local.video) && !live(this.local.low)) this.local.low = this.local.video.clone();
       this.mediaError = null;
     } catch (err) {
       this.mediaError = err?.name || "Error";
@@ -179,6 +189,7 @@ export class MediaClient extends EventTarget {
           this.local[kind] = s.getTracks()[0];
         } catch { /* reported through mediaError */ }
       }
+      if (live(this.local.video) && !live(this.local.low)) this.local.low = this.local.video.clone();
     }
     this.dispatchEvent(new CustomEvent("devices", { detail: {
       audio: live(this.local.audio), video: live(this.local.video), error: this.mediaError } }));
@@ -233,6 +244,7 @@ export class MediaClient extends EventTarget {
       if (pc !== this.pc) return;
       this._attachPublish(pc, sections);
       await pc.setLocalDescription(await pc.createAnswer());
+      await this._tunePublish();
       await this._gathered(pc);
       if (pc !== this.pc) return;
       const ack = await this.conn.request("rtc:answer", { sdp: pc.localDescription.sdp });
@@ -252,38 +264,69 @@ export class MediaClient extends EventTarget {
     }
   }
 
-  // Publish m-lines are the ones the relay offers "recvonly": audio, video, then (hall)
-  // the presentation video.
+  // Publish m-lines are the ones the relay offers "recvonly": audio, then video: the
+  // camera's high layer, its low layer, then (hall) the presentation. Both camera m-lines
+  // send from the start; the high one is toggled with encodings[0].active (no new offer).
   _attachPublish(pc, sections) {
     const byMid = new Map(pc.getTransceivers().map((t) => [t.mid, t]));
+    const videoRoles = ["video", "low", "screen"];
     let videoIndex = 0;
+    this.publishers = { video: null, low: null, screen: null };
     for (const s of sections) {
       if (s.direction !== "recvonly") continue;
       const t = byMid.get(s.mid);
       if (!t) continue;
-      let track = null;
-      if (this.publish) {
-        if (s.kind === "audio") track = this.local.audio;
-        else track = videoIndex++ === 0 ? this.local.video : this.local.screen;
-      }
+      const role = s.kind === "audio" ? "audio" : videoRoles[videoIndex++];
+      const track = this.publish ? this.local[role] : null;
       if (track && track.readyState === "live") {
         t.sender.replaceTrack(track);
         t.direction = "sendonly";
-        if (s.kind === "video") this._tuneSender(t.sender, track === this.local.screen);
+        if (role !== "audio") this.publishers[role] = t.sender;
       } else {
         t.direction = "inactive";
       }
     }
   }
 
-  _tuneSender(sender, isScreen) {
+  // After the answer is set (the encodings exist): bitrates, the low layer's scale, and
+  // whether the high layer is on.
+  async _tunePublish() {
+    const size = this.local.video?.getSettings?.() || {};
+    const height = size.height || this.camera.height;
+    const tune = async (sender, fn) => {
+      if (!sender) return;
+      try {
+        const p = sender.getParameters();
+        if (!p.encodings || !p.encodings.length) p.encodings = [{}];
+        fn(p, p.encodings[0]);
+        await sender.setParameters(p);
+      } catch (err) { console.warn("dewan rtc: setParameters", err?.message || err); }
+    };
+    const kind = this.kind === "hall" ? "hall" : "point";
+    await tune(this.publishers.video, (p, e) => {
+      e.maxBitrate = LAYERS.high[kind]; e.active = this.highOn; p.degradationPreference = "balanced";
+    });
+    await tune(this.publishers.low, (p, e) => {
+      e.maxBitrate = LAYERS.low[kind]; e.active = true;
+      e.scaleResolutionDownBy = Math.max(1, height / LAYERS.low.height);
+    });
+    await tune(this.publishers.screen, (p, e) => { e.maxBitrate = 1_500_000; p.degradationPreference = "maintain-resolution"; });
+  }
+
+  /** Turn the camera's high layer on or off (a point: while it holds the floor). */
+  async setHighLayer(on) {
+    if (this.highOn === on) return;
+    this.highOn = on;
+    this.highChangedAt = Date.now();
+    const sender = this.publishers.video;
+    if (!sender) return;
     try {
       const p = sender.getParameters();
-      if (!p.encodings || !p.encodings.length) p.encodings = [{}];
-      p.encodings[0].maxBitrate = isScreen ? 1_500_000 : (this.kind === "hall" ? 2_500_000 : 1_000_000);
-      p.degradationPreference = isScreen ? "maintain-resolution" : "balanced";
-      sender.setParameters(p).catch(() => {});
-    } catch { /* parameters are optional tuning */ }
+      if (!p.encodings?.length) return;
+      p.encodings[0].active = on;
+      await sender.setParameters(p);
+    } catch (err) { console.warn("dewan rtc: high layer", err?.message || err); }
+    this.dispatchEvent(new CustomEvent("layer", { detail: { high: on } }));
   }
 
   // Complete gathering, or RELAY_GRACE_MS after the first relay candidate, or the cap:
@@ -484,6 +527,8 @@ export class MediaClient extends EventTarget {
     const mainMids = new Set([...this.slots].filter(([, s]) => s.streamId === mainStream).map(([mid]) => mid));
     const mainTracks = new Set([...this.slots.values()].filter((s) => s.streamId === mainStream).map((s) => s.trackId));
     const isMain = (r) => (r.mid != null ? mainMids.has(String(r.mid)) : mainTracks.has(r.trackIdentifier));
+    const pubVideo = [...this.slots].filter(([, s]) => s.direction === "recvonly" && s.kind === "video")
+      .map(([mid]) => mid).slice(0, 2);  // the camera's high and low layers
     const seen = new Map();
     const result = { ice_state: pc.iceConnectionState, connection_state: pc.connectionState };
     if (this.unreachable) result.media_unreachable = true;
@@ -492,7 +537,8 @@ export class MediaClient extends EventTarget {
     report.forEach((r) => byId.set(r.id, r));
     report.forEach((r) => {
       if (r.bytesSent != null || r.bytesReceived != null) seen.set(r.id, { bytes: r.bytesSent ?? r.bytesReceived });
-      if (r.type === "outbound-rtp" && r.kind === "video" && !outVideo && (r.mid == null || r.mid === "1")) {
+      if (r.type === "outbound-rtp" && r.kind === "video" && pubVideo.includes(String(r.mid ?? pubVideo[0]))
+          && (!outVideo || (r.framesPerSecond || 0) > (outVideo.fps || 0))) {  // the busier camera layer
         outVideo = {
           fps: r.framesPerSecond, width: r.frameWidth, height: r.frameHeight, bitrate_kbps: rate(r.id, r.bytesSent),
           quality_limitation: r.qualityLimitationReason, packets_sent: r.packetsSent, frames_encoded: r.framesEncoded,

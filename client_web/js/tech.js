@@ -193,7 +193,17 @@ function tileBody(id, snap) {
         "⟳ ", age === null ? dash : secs(age))),
     el("div", { class: "tt-meter", title: t("tech.fig.audio"), "aria-label": t("tech.fig.audio") },
       el("span", { style: `width:${level}%` })),
+    layerLine(id),
   ];
+}
+
+// The layer the relay sends this point's page, and why (its own bandwidth estimate).
+function layerLine(id) {
+  const l = view.health?.layers?.[id];
+  if (!l) return null;
+  const why = t(`tech.layer_reason.${l.reason}`, { budget: l.budget_kbps ?? dash, need: l.need_kbps ?? dash });
+  return el("div", { class: "tt-layer", dataset: { layer: l.video }, title: t("tech.fig.layer") },
+    `${t("tech.fig.layer")}: ${t(`tech.layer.${l.video}`)} · ${why}`);
 }
 
 function renderTiles() {
@@ -562,7 +572,8 @@ function renderStore(store) {
 // ---------------------------------------------------------------------------- events
 function onHealth(payload) {
   if (!payload || typeof payload !== "object") return;
-  view.health = { points: payload.points || {}, alerts: payload.alerts || [], server_time: payload.server_time };
+  view.health = { points: payload.points || {}, alerts: payload.alerts || [], server_time: payload.server_time,
+    layers: payload.layers || {} };
   view.receivedAt = Date.now();
   renderStore(payload.store);
   announceNewAlerts(view.health.alerts);

@@ -8,8 +8,11 @@ Public interface (everything else in this package is internal)::
     offer_sdp = await router.start_peer(sid, kind, point_id)   # rtc:start -> rtc:offer
     await router.accept_answer(sid, answer_sdp)                 # rtc:answer
     router.set_floor(point_id | None); router.set_muted(point_id, True)
+    router.set_queue([point_id, ...])                           # the speaker queue, in order
+    router.set_tiles(sid, page=1, pinned=[point_id, ...])      # tiles:view -> the view
+    router.tile_view(sid)
     router.set_preview(technician_sid, point_id | None)
-    router.link_stats(); router.counters()
+    router.link_stats(); router.counters(); router.layer_report()
     router.add_sink(sink); router.remove_sink(sink)             # the recorder's slots
     await router.close_peer(sid, reason); await router.close()
     await selfcheck()                                            # once at start-up
@@ -21,8 +24,44 @@ Public interface (everything else in this package is internal)::
   peer that fails or that aiortc closes by itself is closed by the relay, followed by
   ``peer_closed`` with reason ``failed``/``closed``; the client sends ``rtc:start`` again);
 * ``"peer_closed"`` ``{"participant", "point", "kind", "reason"}``;
-* ``"producer"``    ``{"point", "track": "audio"|"video"|"presentation",
-  "state": "added"|"removed"}``.
+* ``"producer"``    ``{"point", "track": "audio"|"video"|"low"|"presentation",
+  "state": "added"|"removed"}``;
+* ``"tiles"``       ``{"participant", "slots": {"tile-0": point_id | None, ...}, "count",
+  "page", "pages", "per_page", "pinned"}`` whenever a console's tile slots change (the
+  server sends it, without ``participant``, to that console as the ``tiles`` event);
+* ``"layers"``      ``{"participant", "point", "video": "high"|"low"|"off", "reason":
+  "no_estimate"|"fits"|"estimate_low"|"audio_only", "budget_kbps", "need_kbps"}`` when a
+  viewer's layer choice or its reason changes (sent, without ``participant``, to that page
+  as the ``layers`` event; ``off`` = sound only, and the point page says so in words).
+  ``layer_report()`` -> ``{point_id: {...same...}}`` for every point's own page (the
+  dashboard's ``health`` broadcast carries it as ``layers``).
+
+Per-viewer layers
+-----------------
+Each viewer's video slots get layers from that viewer's own feedback (``.layers``,
+``.viewers``): its REMB when it sends one (Chrome's is one estimate per connection, split
+by priority floor > hall > presentation > tiles, audio kept aside first), else a loss-based
+estimate from its receiver reports (two seconds above 10 % loss: one step down; clean
+seconds after a hold: 1.5x up, which is the probe). Down at once, up when the better choice
+fits with 15 % to spare for 3 s; the switch happens at the new layer's key frame. When not
+even the low layer fits, the viewer's video slots carry nothing (sound only). A slot whose
+publisher has one layer is never cut. Viewers held low on a REMB estimate get RTX padding
+(copies of recent packets) in 1.5 s bursts every 6 s, so the estimate can climb back.
+transport-cc is not negotiated (the relay does not estimate from it, and with it Chrome
+stops sending REMB).
+
+Tile slots
+----------
+Chair consoles, the hall station and technician dashboards get ``MediaSettings.tile_slots``
+(config ``media.tile_slots``, default 25) video m-lines, ``tile-0`` ... ``tile-<N-1>``,
+however many points the conference has. The relay re-points them like the floor slots (no
+renegotiation; make before break on a key frame). Each console's slots are filled with, in
+order: the floor holder and the queue; the points that console pinned; the rest of the
+points (configuration order), a page at a time (``per_page`` = slots left after the first
+two groups; ``pages`` = how many pages the rest needs). A point that stays in view keeps its
+slot. Paging and pinning: the client event ``tiles:view {page?: int >= 0, pinned?: [point
+id, ...] (at most 64)}``; its ack carries ``{"tiles": <the view>}``; a page beyond the last
+is clamped. A new ``rtc:start`` keeps the console's page and pins.
 
 Statistics
 ----------
@@ -57,26 +96,38 @@ How a browser publishes (kinds ``point`` and ``hall``): the publish m-lines are 
 ``pc.getTransceivers()`` and, for the publish m-lines (matched by ``transceiver.mid``),
 call ``transceiver.sender.replaceTrack(track)`` and set
 ``transceiver.direction = "sendonly"``; then ``createAnswer()``. The hall's presentation
-m-line (mid "2") may stay ``inactive`` (direction "inactive" or no track) until a screen
-is shared; sharing later needs a new ``rtc:start``. Receive slots are offered
+m-line (mid "3") may stay ``inactive`` (direction "inactive" or no track) until a screen
+is shared; sharing later needs a new ``rtc:start``.
+
+Two layers (aiortc has no simulcast): the camera goes out twice, ``publish.video`` = the
+high layer (the hall: 720p at up to 1.5 Mbit/s; a point: its camera at up to 1 Mbit/s) and
+``publish.low`` = the low layer (~180p, 200-250 kbit/s: a clone of the camera track with
+``scaleResolutionDownBy``). Both are ``sendonly`` in the answer from the start; the high one
+is switched with ``sender.setParameters`` (``encodings[0].active``), never with a new
+``rtc:start``: the hall keeps it on; a point turns it on while it holds the floor and off
+after. The relay picks a layer per slot: floor, hall and preview slots take the high layer
+while it is on (packets within the last second), else the low one; tile slots take the low
+layer (else the high one). A producer that starts or resumes wakes the router, so a grant
+reaches the floor slots' viewers on the high layer at its first key frame. A publisher with
+one video m-line (aiortc peers, older pages) is used for everything. Receive slots are offered
 ``sendonly``; leave their transceivers as they are (``recvonly``).
 
 Receive slots: each slot group has its own msid stream id, so ``ontrack``'s
 ``event.streams[0].id`` names the screen element and audio/video of a group lip-sync:
-stream ids ``hall``, ``floor``, ``presentation``, ``preview``, ``tile-<point_id>``; track
-ids ``<stream>-audio`` / ``<stream>-video`` (e.g. ``hall-audio``, ``tile-vinh-video``).
+stream ids ``hall``, ``floor``, ``presentation``, ``preview``, ``tile-<i>``; track ids
+``<stream>-audio`` / ``<stream>-video`` (e.g. ``hall-audio``, ``tile-0-video``).
 ``event.transceiver.mid`` with the table below gives the same answer.
 
-m-line order per kind (``<tiles>`` = one video m-line per district point, i.e. every
-point id except the hall's, in the Router's ``point_ids`` order):
+m-line order per kind (``<tiles>`` = the ``tile_slots`` tile video m-lines, ``tile.0.video``
+... in index order; see "Tile slots" above):
 
 =============  =====================================================================
 kind           m-lines (mid 0, 1, ...)
 =============  =====================================================================
-point          publish audio, publish video, hall.audio, hall.video, floor.audio,
-               floor.video, presentation.video
-hall           publish audio, publish video, publish presentation (video), floor.audio,
-               floor.video, <tiles>
+point          publish audio, publish video (high), publish low (video), hall.audio,
+               hall.video, floor.audio, floor.video, presentation.video
+hall           publish audio, publish video (high), publish low (video), publish
+               presentation (video), floor.audio, floor.video, <tiles>
 chair          hall.audio, hall.video, floor.audio, floor.video, presentation.video,
                <tiles>
 technician     hall.video, <tiles>, preview.audio, preview.video
@@ -86,7 +137,7 @@ precheck       publish audio, publish video, echo.audio, echo.video (the pre-joi
                receives them)
 =============  =====================================================================
 
-``server.media.slots.layout(kind, hall_id, point_ids)`` returns this list as data.
+``server.media.slots.layout(kind, tile_slots)`` returns this list as data.
 
 Forwarding rules (enforced here whatever a browser does)
 --------------------------------------------------------
@@ -100,7 +151,8 @@ Forwarding rules (enforced here whatever a browser does)
   forwarding the previous speaker until the new one's key frame arrives (one PLI,
   throttled to one per producer per ``pli_min_interval_s``), then switches on it: make
   before break, so the viewer never sees a frozen or black picture during a switch.
-* Tiles carry each district's video always; ``presentation`` carries the hall's screen.
+* A tile slot carries the video of the point its console's view gives it (see "Tile
+  slots"); ``presentation`` carries the hall's screen.
 """
 
 from .errors import MediaError

@@ -6,10 +6,11 @@ ICE in place."""
 from __future__ import annotations
 
 import logging
-import random
+import time
 from typing import Callable, Optional
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 
 from .errors import MediaError
 from .forward import Consumer, ParkedTrack, Producer
@@ -49,6 +50,8 @@ class Peer:
         self.closed = False
         self.state = "new"
         self.ingress: Optional[Ingress] = None
+        self.remb_bps: Optional[int] = None  # the viewer's estimate for the whole connection
+        self.remb_at = 0.0
         self.pc = RTCPeerConnection(configuration)
         #: publish track name ("audio"/"video"/"presentation") -> Producer (tap installed
         #: at once; registered with the router only once the answer says it sends)
@@ -97,11 +100,30 @@ class Peer:
             raise MediaError("bad_request", "The SDP answer was not accepted.") from None
         self.ingress = Ingress(self.dtls_transport, self.producers.values())
         self.ingress.install()
+        self._watch_remb()
         active = []
         for t, slot in zip(self._transceivers, self.slots):
             if slot.direction == "recvonly" and t.currentDirection in ("recvonly", "sendrecv"):
                 active.append(self.producers[slot.publish_track])
         return active
+
+    def _watch_remb(self) -> None:
+        """Record the viewer's REMB whatever SSRCs it names: Chrome may send it in a
+        compound packet with the audio report, naming SSRCs no sender has, and aiortc then
+        drops it (its router routes REMB by the SSRCs in the FCI)."""
+        router = self.dtls_transport._rtp_router  # private (see selfcheck)
+        original = router.route_rtcp
+
+        def route_rtcp(packet):
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                try:
+                    self.remb_bps = unpack_remb_fci(packet.fci)[0]
+                    self.remb_at = time.monotonic()
+                except ValueError:
+                    pass
+            return original(packet)
+
+        router.route_rtcp = route_rtcp
 
     # -- link information -----------------------------------------------------------------
     @property

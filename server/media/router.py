@@ -5,7 +5,6 @@ producer feeds which slot. Floor rules are enforced here, whatever a browser doe
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 from typing import Callable, Optional
@@ -15,9 +14,12 @@ from .forward import Consumer, Producer, spawn
 from .ice import NO_CANDIDATE_WARNING, configure_host_addresses, host_addresses, rtc_configuration
 from .peer import Peer
 from .settings import MediaSettings
-from .slots import KINDS, layout
+from .linkstats import LinkSampler
+from .slots import KINDS, TILE_KINDS, layout
+from .tiles import TileBoard
 from .turn import browser_ice_servers
 from .udpmux import UdpMux
+from .viewers import PROBE_TICK_S, Viewers
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +59,13 @@ class Router:
         self._preview: dict[str, str] = {}
         #: recording sinks (server.recording.sink): slots with no peer, same rules
         self.sinks: list = []
+        self._viewers = Viewers(lambda peer, v: self._emit("layers", {
+            "participant": peer.participant, "point": peer.point_id, **v.to_json()}))
+        #: the tile views of the consoles (tile slots)
+        self._tiles = TileBoard(settings.tile_slots, [p for p in self.point_ids if p != hall_id],
+                                lambda who, view: self._emit("tiles", {"participant": who, **view}))
         self._retired = dict.fromkeys(_COUNTER_KEYS, 0)
-        self._samples: dict[str, collections.deque] = {}
+        self._links = LinkSampler()
         self._sampler: Optional[asyncio.Task] = None
         self.mux: Optional[UdpMux] = None
         self.closed = False
@@ -121,14 +128,17 @@ class Router:
                 raise MediaError("bad_request", "The hall point is published by the hall.")
         else:
             point_id = None
+        old = self._tiles.views.get(participant)  # a new connection keeps page and pins
         await self.close_peer(participant, "replaced")
         await self.open()
         peer = Peer(participant, kind, point_id,
-                    layout(kind, self.hall_id, self.point_ids), self.settings,
+                    layout(kind, self.settings.tile_slots), self.settings,
                     self._configuration, self._on_peer_state, self.mux)
         self.peers[participant] = peer
         if point_id is not None:
             self._publisher_of_point[point_id] = peer
+        if kind in TILE_KINDS:
+            self._tiles.open(participant, old)
         self._ensure_sampler()
         self._refresh()
         try:
@@ -152,6 +162,8 @@ class Router:
                 self._retire_producer(old)
             self.producers[key] = producer
             producer.muted = producer.kind == "audio" and producer.point_id in self._muted
+            if producer.kind == "video":
+                producer.on_wake = self._refresh  # a layer turned on: re-point at it
             self._emit("producer", {"point": producer.point_id, "track": producer.track,
                                     "state": "added"})
         self._refresh()
@@ -163,6 +175,8 @@ class Router:
         if peer is None:
             return
         self._preview.pop(participant, None)
+        self._tiles.close(participant)
+        self._viewers.forget(participant)
         if peer.point_id is not None and self._publisher_of_point.get(peer.point_id) is peer:
             del self._publisher_of_point[peer.point_id]
         for producer in peer.producers.values():
@@ -206,23 +220,70 @@ class Router:
         stream, _, rest = slot.partition(".")
         track = rest.rpartition(".")[2]
         hall = self.hall_id
+        if track == "video" and stream != "echo":  # per-viewer layers (see .viewers)
+            layer = self._viewers.choice(peer.participant, slot,
+                                         "low" if stream == "tile" else "video")
+            if layer is None:
+                return None  # the viewer's estimate leaves no room for this slot
         if stream == "hall":
-            return self.producers.get((hall, track))
+            return self._video(hall, layer) if track == "video" else self.producers.get((hall, track))
         if stream == "presentation":
             return self.producers.get((hall, "presentation"))
         if stream == "floor":
             holder = self.floor
             if holder is None or holder == hall or holder == peer.point_id:
                 return None
-            return self.producers.get((holder, track))
+            return self._video(holder, layer) if track == "video" else self.producers.get((holder, track))
         if stream == "tile":
-            return self.producers.get((rest.rpartition(".")[0], "video"))
+            point = self._tiles.point_of(peer.participant, int(rest.partition(".")[0]))
+            return self._video(point, "low") if point is not None else None
         if stream == "echo":  # a pre-join check's loopback: its own, private producers
             return peer.producers.get(track)
         if stream == "preview":
             target = self._preview.get(peer.participant)
-            return self.producers.get((target, track)) if target is not None else None
+            if target is None:
+                return None
+            return self._video(target, "video") if track == "video" else self.producers.get((target, track))
         return None
+
+    def _layers_of(self, peer: Peer, slot: str) -> tuple:
+        """(high producer | None, low producer | None) that ``slot`` could carry now."""
+        stream, _, rest = slot.partition(".")
+        if stream == "presentation":
+            return self.producers.get((self.hall_id, "presentation")), None
+        point = {"hall": self.hall_id, "floor": self.floor,
+                 "preview": self._preview.get(peer.participant)}.get(stream)
+        if stream == "floor" and point == peer.point_id:
+            point = None
+        if stream == "tile":  # only low; a one-layer publisher's one layer is never cut
+            point = self._tiles.point_of(peer.participant, int(rest.partition(".")[0]))
+            low = self.producers.get((point, "low"))
+            return (None, low) if low is not None else (self.producers.get((point, "video")), None)
+        if point is None:
+            return None, None
+        return self.producers.get((point, "video")), self.producers.get((point, "low"))
+
+    def layer_report(self) -> dict[str, dict]:
+        """Per point: the layer its own page receives and why (the dashboard shows it)."""
+        out = {}
+        for point_id, peer in self._publisher_of_point.items():
+            viewer = self._viewers.by_participant.get(peer.participant)
+            if viewer is not None:
+                out[point_id] = viewer.to_json()
+        return out
+
+    def _video(self, point: str, prefer: str) -> Optional[Producer]:
+        """A point's camera: the ``prefer``red layer ("video" = high, "low") while it is
+        turned on, else the other one while that is on, else whichever exists (a
+        publisher with one layer: aiortc peers, older pages)."""
+        first = self.producers.get((point, prefer))
+        second = self.producers.get((point, "low" if prefer == "video" else "video"))
+        now = time.monotonic()
+        if first is not None and first.active(now):
+            return first
+        if second is not None and second.active(now):
+            return second
+        return first or second
 
     def _refresh(self) -> None:
         """Point every slot at the producer the rules give it (no-op where unchanged)."""
@@ -250,7 +311,32 @@ class Router:
         if point_id is not None and point_id not in self.point_ids:
             raise MediaError("not_found", f"Unknown point {point_id!r}.")
         self.floor = None if point_id == self.hall_id else point_id
+        self._tiles.set_priority(self.floor, self._tiles.queue)
         self._refresh()
+
+    # -- tile slots (see .tiles) --------------------------------------------------------
+    def set_queue(self, point_ids: list[str]) -> None:
+        """The speaker queue in order: its points come first in every tile view."""
+        if self._tiles.set_priority(self.floor, point_ids):
+            self._refresh()
+
+    def set_tiles(self, participant: str, page: Optional[int] = None,
+                  pinned: Optional[list[str]] = None) -> dict:
+        """Page through the points or pin some on ``participant``'s tile slots; returns
+        the view (the ``tiles`` payload)."""
+        try:
+            view = self._tiles.set_view(participant, page, pinned)
+        except KeyError:
+            raise MediaError("not_found", "This media connection has no tile slots.") from None
+        except ValueError as exc:
+            raise MediaError("not_found" if "Unknown" in str(exc) else "bad_request",
+                             str(exc)) from None
+        self._refresh()
+        return view
+
+    def tile_view(self, participant: str) -> Optional[dict]:
+        view = self._tiles.views.get(participant)
+        return view.to_json() if view is not None else None
 
     def set_muted(self, point_id: str, muted: bool) -> None:
         """A muted point's audio is forwarded nowhere (floor, preview alike)."""
@@ -314,87 +400,33 @@ class Router:
             self._sampler = spawn(self._run_sampler(), "stats sampler")
 
     async def _run_sampler(self) -> None:
-        """Once a second: sample link counters, send the relay's REMB to publishers."""
+        """Once a second: sample link counters, choose each viewer's layers, send the
+        relay's REMB to publishers; every ``PROBE_TICK_S``: bandwidth probes."""
         remb = self.settings.publisher_max_kbps * 1000
+        next_sample = time.monotonic()
         while not self.closed:
             try:
-                self._sample()
-                for producer in self.producers.values():
-                    producer.send_remb(remb)
+                now = time.monotonic()
+                if now >= next_sample:
+                    # a steady 1 s cadence (rates over ~2 s windows), no catch-up bursts
+                    next_sample = max(next_sample + _SAMPLE_INTERVAL_S, now + 0.5)
+                    self._links.sample(self._publisher_of_point)
+                    self._viewers.measure(self.producers.values())
+                    for peer in self.peers.values():
+                        if peer.kind != "precheck":
+                            self._viewers.update(peer, self._layers_of)
+                    self._refresh()  # layers chosen, or turned off: re-point the slots
+                    for producer in self.producers.values():
+                        producer.send_remb(remb)
+                self._viewers.probe(self.peers.values())
             except Exception:
                 logger.exception("stats sampling failed")
-            await asyncio.sleep(_SAMPLE_INTERVAL_S)
-
-    @staticmethod
-    def _peer_totals(peer: Peer) -> tuple:
-        prods = list(peer.producers.values())
-        cons = list(peer.consumers.values())
-        return (
-            time.monotonic(),
-            sum(p.bytes for p in prods),
-            sum(c.bytes for c in cons),
-            sum(p.frames for p in prods if p.track == "video"),
-            sum(p.raw_expected for p in prods),
-            sum(p.raw_received for p in prods),
-        )
-
-    def _sample(self) -> None:
-        for point_id, peer in self._publisher_of_point.items():
-            samples = self._samples.get(point_id)
-            if samples is None or samples[0][0] is not peer:
-                samples = self._samples[point_id] = collections.deque(maxlen=4)
-                samples.append((peer, None))
-            samples.append((peer, self._peer_totals(peer)))
-        for point_id in list(self._samples):
-            if point_id not in self._publisher_of_point:
-                del self._samples[point_id]
+            await asyncio.sleep(max(0.0, min(PROBE_TICK_S, next_sample - time.monotonic())))
 
     def link_stats(self) -> dict[str, dict]:
         """Per point id (hall included): the link figures the health monitor reads."""
-        result = {}
-        for point_id in self.point_ids:
-            peer = self._publisher_of_point.get(point_id)
-            result[point_id] = self._link(point_id, peer)
-        return result
-
-    def _link(self, point_id: str, peer: Optional[Peer]) -> dict:
-        stats = dict.fromkeys(
-            ("ice_state", "dtls_state", "candidate_type", "rtt_ms", "loss_up", "loss_down",
-             "jitter_ms", "bitrate_up_kbps", "bitrate_down_kbps", "fps_up",
-             "media_silence_s", "packets_up", "packets_down"))
-        if peer is None:
-            return stats
-        prods = list(peer.producers.values())
-        cons = list(peer.consumers.values())
-        stats["ice_state"] = peer.ice_state()
-        stats["dtls_state"] = peer.dtls_state()
-        stats["candidate_type"] = peer.candidate_type()
-        rtts = [c.rtt_s for c in cons if c.rtt_s is not None]
-        if rtts:
-            stats["rtt_ms"] = round(1000 * sum(rtts) / len(rtts), 1)
-        losses = [c.fraction_lost for c in cons if c.fraction_lost is not None]
-        if losses:
-            stats["loss_down"] = round(max(losses), 4)
-        live = [p for p in prods if p.last_packet_at is not None]
-        if live:
-            stats["jitter_ms"] = round(max(p.jitter / p.clock_khz for p in live), 2)
-            stats["media_silence_s"] = round(
-                time.monotonic() - max(p.last_packet_at for p in live), 2)
-        stats["packets_up"] = sum(p.packets for p in prods)
-        stats["packets_down"] = sum(c.packets for c in cons)
-        samples = [s for _, s in self._samples.get(point_id, ()) if s is not None]
-        if len(samples) >= 2:
-            old, new = samples[-3] if len(samples) >= 3 else samples[0], samples[-1]
-            dt = new[0] - old[0]
-            if dt > 0:
-                stats["bitrate_up_kbps"] = round((new[1] - old[1]) * 8 / dt / 1000, 1)
-                stats["bitrate_down_kbps"] = round((new[2] - old[2]) * 8 / dt / 1000, 1)
-                stats["fps_up"] = round((new[3] - old[3]) / dt, 1)
-                expected = new[4] - old[4]
-                received = new[5] - old[5]
-                if expected > 0:
-                    stats["loss_up"] = round(max(0.0, 1 - received / expected), 4)
-        return stats
+        return {point_id: self._links.link(point_id, self._publisher_of_point.get(point_id))
+                for point_id in self.point_ids}
 
     async def close(self) -> None:
         """Close every peer; idempotent."""

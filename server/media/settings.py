@@ -38,5 +38,8 @@ class MediaSettings:
     publisher_max_kbps: int = 2500
     #: UDP socket buffers of each peer connection (capped by net.core.rmem_max).
     socket_buffer_bytes: int = 1 << 20
+    #: Tile slots (video m-lines tile-0 ... tile-N-1) of a chair console, the hall station
+    #: and a technician dashboard, whatever the number of points (config media.tile_slots).
+    tile_slots: int = 25
     #: Largest client SDP accepted (bytes).
     max_sdp_bytes: int = 131072

@@ -14,7 +14,7 @@ KINDS = ("hall", "point", "chair", "technician", "observer", "precheck")
 
 @dataclass(frozen=True)
 class Slot:
-    name: str  # "publish.audio", "hall.video", "tile.vinh.video", ...
+    name: str  # "publish.audio", "hall.video", "tile.0.video", ...
     kind: str  # "audio" | "video"
     direction: str  # relay side: "recvonly" (publish) | "sendonly" (receive slot)
     stream_id: str | None = None  # msid stream id of a receive slot
@@ -22,7 +22,7 @@ class Slot:
 
     @property
     def publish_track(self) -> str | None:
-        """"audio" | "video" | "presentation" for publish m-lines, else None."""
+        """"audio" | "video" | "low" | "presentation" for publish m-lines, else None."""
         return self.name.split(".", 1)[1] if self.name.startswith("publish.") else None
 
 
@@ -30,27 +30,32 @@ def _recv(stream: str, kind: str) -> Slot:
     return Slot(f"{stream}.{kind}", kind, "sendonly", stream, f"{stream}-{kind}")
 
 
-def _tile(point_id: str) -> Slot:
-    return Slot(f"tile.{point_id}.video", "video", "sendonly", f"tile-{point_id}",
-                f"tile-{point_id}-video")
+def _tile(index: int) -> Slot:
+    """Tile slot ``index``: which point it shows is the router's choice (see .tiles)."""
+    return Slot(f"tile.{index}.video", "video", "sendonly", f"tile-{index}",
+                f"tile-{index}-video")
 
 
 PUBLISH_AUDIO = Slot("publish.audio", "audio", "recvonly")
-PUBLISH_VIDEO = Slot("publish.video", "video", "recvonly")
+PUBLISH_VIDEO = Slot("publish.video", "video", "recvonly")  # the high layer
+PUBLISH_LOW = Slot("publish.low", "video", "recvonly")  # the low layer (tiles, weak links)
 PUBLISH_PRESENTATION = Slot("publish.presentation", "video", "recvonly")
 
 
-def layout(kind: str, hall_id: str, point_ids: list[str]) -> list[Slot]:
-    """The m-lines the relay offers to a participant of ``kind``, in order."""
-    districts = [p for p in point_ids if p != hall_id]
-    tiles = [_tile(p) for p in districts]
+TILE_KINDS = ("hall", "chair", "technician")
+
+
+def layout(kind: str, tile_slots: int = 25) -> list[Slot]:
+    """The m-lines the relay offers to a participant of ``kind``, in order; hall, chair and
+    technician get ``tile_slots`` tile slots, whatever the number of points."""
+    tiles = [_tile(i) for i in range(tile_slots)]
     hall = [_recv("hall", "audio"), _recv("hall", "video")]
     floor = [_recv("floor", "audio"), _recv("floor", "video")]
     presentation = [_recv("presentation", "video")]
     if kind == "point":
-        return [PUBLISH_AUDIO, PUBLISH_VIDEO, *hall, *floor, *presentation]
+        return [PUBLISH_AUDIO, PUBLISH_VIDEO, PUBLISH_LOW, *hall, *floor, *presentation]
     if kind == "hall":
-        return [PUBLISH_AUDIO, PUBLISH_VIDEO, PUBLISH_PRESENTATION, *floor, *tiles]
+        return [PUBLISH_AUDIO, PUBLISH_VIDEO, PUBLISH_LOW, PUBLISH_PRESENTATION, *floor, *tiles]
     if kind == "chair":
         return [*hall, *floor, *presentation, *tiles]
     if kind == "technician":

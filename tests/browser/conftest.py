@@ -53,6 +53,13 @@ async def frames(page, stream: str) -> int:
     return ((await slot_stats(page)).get(stream, {}).get("video") or {}).get("framesDecoded", 0)
 
 
+async def tile_slot(page, point: str, timeout: float = 10.0) -> str:
+    """The stream id (tile-<i>) of the tile slot showing ``point`` on a chair/hall page."""
+    handle = await page.wait_for_function(
+        "(p) => window.dewan.tiles?.slotOf(p)", arg=point, timeout=timeout * 1000)
+    return await handle.json_value()
+
+
 async def wait_frames(page, stream: str, at_least: int, timeout: float = 20.0) -> int:
     deadline = time.monotonic() + timeout
     value = 0

@@ -3,7 +3,7 @@ point pages. Each point sees and hears the hall; the chair's tiles show the two 
 
 import pytest
 
-from tests.browser.conftest import slot_stats, wait_frames, wait_media
+from tests.browser.conftest import slot_stats, tile_slot, wait_frames, wait_media
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 
@@ -26,15 +26,16 @@ async def test_hall_points_chair(open_page):
         assert await page.get_attribute("#media-status", "data-state") == "connected"
 
     # the chair's tiles of the two points decode frames; offline points' tiles do not
-    await wait_frames(chair, "tile-vinh", 10)
-    await wait_frames(chair, "tile-cua-lo", 10)
+    await wait_frames(chair, await tile_slot(chair, "vinh"), 10)
+    await wait_frames(chair, await tile_slot(chair, "cua-lo"), 10)
     await wait_frames(chair, "hall", 10)
     stats = await slot_stats(chair)
-    assert (stats.get("tile-thai-hoa", {}).get("video") or {}).get("framesDecoded", 0) == 0
+    offline = await tile_slot(chair, "thai-hoa")
+    assert (stats.get(offline, {}).get("video") or {}).get("framesDecoded", 0) == 0
     assert await chair.evaluate("() => document.querySelector(\"#tiles .tile[data-point='vinh'] video\").videoWidth") > 0
 
     # the hall station sees the points too
-    await wait_frames(hall, "tile-vinh", 5)
+    await wait_frames(hall, await tile_slot(hall, "vinh"), 5)
 
     # a point hears the hall (the fake microphone beeps): inbound audio energy > 0
     await vinh.wait_for_function(

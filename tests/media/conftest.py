@@ -29,6 +29,11 @@ class Conference:
         await self.router.accept_answer(participant, await client.answer(offer))
         return client
 
+    def tile(self, participant: str, point_id: str) -> str:
+        """The track id of the tile slot that shows ``point_id`` on that console."""
+        slots = self.router.tile_view(participant)["slots"]
+        return next(f"{slot}-video" for slot, p in slots.items() if p == point_id)
+
     def consumer(self, participant: str, slot: str):
         return self.router.peers[participant].consumers[slot]
 

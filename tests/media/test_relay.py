@@ -56,13 +56,13 @@ async def test_fanout_hall_to_points_and_points_to_chair(conference):
         for client in points.values():
             await client.wait_frames("hall-video", 45)
         for pid in points:
-            await chair.wait_frames(f"tile-{pid}-video", 45)
-        await conference.clients["s-hall"].wait_frames("tile-vinh-video", 20)
+            await chair.wait_frames(conference.tile("s-chair", pid), 45)
+        await conference.clients["s-hall"].wait_frames(conference.tile("s-hall", "vinh"), 20)
 
         for client in points.values():
             assert_continuous(client.rx("hall-video"), HALL_SRC, 45)
         for pid, src in (("vinh", VINH_SRC), ("cualo", CUALO_SRC), ("thaihoa", THAIHOA_SRC)):
-            assert_continuous(chair.rx(f"tile-{pid}-video"), src, 45)
+            assert_continuous(chair.rx(conference.tile("s-chair", pid)), src, 45)
         assert_continuous(chair.rx("hall-video"), HALL_SRC, 20)
 
         router = conference.router

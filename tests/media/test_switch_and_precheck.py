@@ -53,8 +53,8 @@ async def test_the_precheck_loopback_is_private_and_never_replaces_the_station(c
     await wait_for(lambda: check.rx("echo-audio").audio_frames > 10, what="echo audio")
     # the kiosk still publishes vinh; the chair's tile shows the kiosk, not the check
     assert router.producers[("vinh", "video")] is conference.producer("vinh", "video")
-    await chair.wait_frames("tile-vinh-video", 10)
-    assert set(chair.rx("tile-vinh-video").sources()) == {A_SRC}
+    await chair.wait_frames(conference.tile("s-chair", "vinh"), 10)
+    assert set(chair.rx(conference.tile("s-chair", "vinh")).sources()) == {A_SRC}
     assert all(p.point_id != "vinh" or p is router.producers[("vinh", p.track)]
                for p in router.producers.values())
     await router.close_peer("s-check", "precheck done")
@@ -77,3 +77,42 @@ async def test_round_trip_time_is_right_on_quiet_slots(conference):
     stats = router.link_stats()
     for point in ("vinh", "cualo"):
         assert stats[point]["rtt_ms"] is not None and stats[point]["rtt_ms"] < 100, stats[point]
+
+
+async def test_tile_slots_page_and_follow_the_queue_without_renegotiation():
+    from .conftest import Conference
+
+    conference = Conference(tile_slots=2)
+    try:
+        router = conference.router
+        await conference.join("s-a", "point", "vinh", source_id=A_SRC)
+        await conference.join("s-b", "point", "cualo", source_id=B_SRC)
+        await conference.join("s-c", "point", "thaihoa", source_id=C_SRC)
+        chair = await conference.join("s-chair", "chair")
+        assert sum(1 for name in router.peers["s-chair"].consumers if name.startswith("tile.")) == 2
+        view = router.tile_view("s-chair")
+        assert view["slots"] == {"tile-0": "vinh", "tile-1": "cualo"} and view["pages"] == 2
+        await chair.wait_frames("tile-0-video", 10)
+        ssrc = conference.consumer("s-chair", "tile.0.video").ssrc
+        events = len(conference.events)
+        # next page: thaihoa takes slot 0, the other slot carries nothing; same SSRC
+        view = router.set_tiles("s-chair", page=1)
+        assert view["slots"] == {"tile-0": "thaihoa", "tile-1": None}
+        assert ("tiles", {"participant": "s-chair", **view}) in conference.events[events:]
+        await wait_for(lambda: C_SRC in chair.rx("tile-0-video").sources(), what="slot 0 shows C")
+        assert conference.consumer("s-chair", "tile.0.video").ssrc == ssrc
+        assert conference.consumer("s-chair", "tile.1.video").source is None
+        # a point in the queue comes first whatever the page; pins come next
+        router.set_queue(["cualo"])
+        assert router.tile_view("s-chair")["slots"]["tile-1"] == "cualo"
+        view = router.set_tiles("s-chair", page=0, pinned=["vinh"])
+        assert set(view["slots"].values()) == {"cualo", "vinh"} and view["per_page"] == 0
+        assert conference.consumer("s-chair", "tile.1.video").source is conference.producer("cualo", "video")
+        for bad in ({"pinned": ["nowhere"]}, {"pinned": [HALL]}):
+            try:
+                router.set_tiles("s-chair", **bad)
+                raise AssertionError("accepted")
+            except Exception as exc:
+                assert getattr(exc, "code", None) == "not_found"
+    finally:
+        await conference.close()

@@ -75,17 +75,43 @@ def test_ice_server_parser():
 
 
 def test_layout_per_kind():
-    points = ["hall", "vinh", "cualo"]
-    names = lambda kind: [s.name for s in layout(kind, "hall", points)]  # noqa: E731
-    assert names("point") == ["publish.audio", "publish.video", "hall.audio", "hall.video",
-                              "floor.audio", "floor.video", "presentation.video"]
-    assert names("hall") == ["publish.audio", "publish.video", "publish.presentation",
-                             "floor.audio", "floor.video", "tile.vinh.video",
-                             "tile.cualo.video"]
-    assert names("technician") == ["hall.video", "tile.vinh.video", "tile.cualo.video",
+    names = lambda kind: [s.name for s in layout(kind, 2)]  # noqa: E731
+    assert names("point") == ["publish.audio", "publish.video", "publish.low", "hall.audio",
+                              "hall.video", "floor.audio", "floor.video", "presentation.video"]
+    assert names("hall") == ["publish.audio", "publish.video", "publish.low",
+                             "publish.presentation", "floor.audio", "floor.video",
+                             "tile.0.video", "tile.1.video"]
+    assert names("technician") == ["hall.video", "tile.0.video", "tile.1.video",
                                    "preview.audio", "preview.video"]
-    tile = layout("chair", "hall", points)[-1]
-    assert (tile.stream_id, tile.track_id) == ("tile-cualo", "tile-cualo-video")
+    tile = layout("chair", 2)[-1]
+    assert (tile.stream_id, tile.track_id) == ("tile-1", "tile-1-video")
+    assert len(layout("chair", 25)) == 5 + 25  # not one m-line per point
+
+
+def test_tile_view_fills_floor_and_queue_then_pins_then_pages():
+    from server.media.tiles import TileView
+
+    points = [f"p{i}" for i in range(130)]
+    view = TileView(25)
+    assert view.arrange(points, [])
+    assert view.slots == points[:25] and (view.pages, view.per_page) == (6, 25)
+    # the floor holder and the queue come first; a point still in view keeps its slot
+    view.arrange(points, ["p100", "p3"])
+    assert view.slots[3] == "p3" and "p100" in view.slots and "p24" not in view.slots
+    assert view.per_page == 23 and view.pages == 6  # 128 others, 23 a page
+    view.pinned = ["p50"]
+    view.page = 5
+    view.arrange(points, ["p100", "p3"])
+    shown = [p for p in view.slots if p]
+    assert {"p100", "p3", "p50"} <= set(shown)
+    rest = [p for p in points if p not in ("p100", "p3", "p50")]
+    assert set(shown) - {"p100", "p3", "p50"} == set(rest[5 * 22:])  # the last, short page
+    assert view.slots.count(None) == 25 - len(shown)
+    view.page = 99  # clamped
+    view.arrange(points, [])
+    assert view.page == view.pages - 1
+    assert not view.arrange(points, [])  # nothing changed
+    assert view.to_json()["slots"]["tile-0"] == view.slots[0]
 
 
 def test_rtp_writer_matches_aiortc_serialize():

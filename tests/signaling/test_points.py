@@ -49,3 +49,24 @@ def test_malformed_files_name_the_file_and_the_fix(tmp_path, text, needle):
     with pytest.raises(PointsConfigError) as err:
         load_points(f)
     assert str(f) in str(err.value) and needle in str(err.value)
+
+
+COMMUNES = DEFAULT.with_name("points-communes.toml")
+
+
+def test_the_communes_file_lists_the_hall_and_the_130_units_since_july_2025():
+    points = load_points(COMMUNES)
+    assert points.hall.id == "hall"
+    assert len(points.districts) == 130
+    units = [p.unit for p in points.districts]
+    assert (units.count("commune"), units.count("ward")) == (119, 11)
+    assert points.get("vinh-phu").names == {
+        "vi": "Phường Vinh Phú", "en": "Vinh Phú Ward", "ms": "Wad Vinh Phú"}
+    assert points.get("do-luong").names["vi"] == "Xã Đô Lương"
+    for p in points.districts:
+        prefix, base = p.names["vi"].split(" ", 1)
+        assert prefix == ("Phường" if p.unit == "ward" else "Xã")
+        assert p.id == slugify(base)
+        assert p.names["en"] == f"{base} {'Ward' if p.unit == 'ward' else 'Commune'}"
+        assert p.names["ms"] == f"{'Wad' if p.unit == 'ward' else 'Komun'} {base}"
+        assert all(unicodedata.is_normalized("NFC", n) for n in p.names.values())

@@ -1,0 +1,163 @@
+"""Per-viewer layers: which camera layer each of a viewer's video slots carries, from that
+viewer's own bandwidth estimate.
+
+Chrome's REMB is one estimate for the whole connection (aiortc hands the same REMB to every
+sender), so the relay splits it across the viewer's video slots by priority: floor, then
+hall, then presentation, then tiles. Each slot gets the best layer that fits what is left
+(``"video"`` = high, ``"low"``, or None = nothing); the audio slots' share is kept aside
+first. Going down is immediate; going up needs the estimate to cover the better choice with
+``UP_MARGIN`` to spare for ``UP_HOLD_S``. A viewer whose video slots all carry nothing is on
+audio only. The relay switches at key frames (``Consumer.set_source``). Pure logic: the
+router feeds it rates and estimates once a second.
+
+libwebrtc lets its estimate grow to only about 1.5x what it receives, so a viewer held low
+never climbs back by itself: :meth:`ViewerLayers.probe_bps` says how much padding (RTX
+copies of recent packets) the relay should add to let the estimate reach the next choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+AUDIO_BPS = 48_000  # kept aside per audio slot that carries sound
+UP_MARGIN = 1.15
+UP_HOLD_S = 3.0
+LOSS_SETTLE_S = 3.0
+START_GRACE_S = 4.0  # Chrome's estimate starts low and ramps up: no downgrade before this
+PROBE_CAP_BPS = 1_500_000
+RANK = {"video": 2, "low": 1, None: 0}
+
+
+@dataclass
+class Demand:
+    """One video slot of a viewer, in priority order: the rates of the layers it may take
+    (None: not available, e.g. a point with one layer, or tiles that never take high)."""
+
+    slot: str
+    high_bps: Optional[float]
+    low_bps: Optional[float]
+
+
+def allocate(budget: float, demands: list[Demand]) -> dict[str, Optional[str]]:
+    """Greedy by priority: each slot the best layer that fits what is left. A slot with no
+    low layer to fall back on (a one-layer publisher) keeps its one layer."""
+    out: dict[str, Optional[str]] = {}
+    left = budget
+    for d in demands:
+        if d.low_bps is None and d.high_bps is not None:
+            out[d.slot], left = "video", left - d.high_bps
+        elif d.high_bps is not None and d.high_bps <= left:
+            out[d.slot], left = "video", left - d.high_bps
+        elif d.low_bps is not None and d.low_bps <= left:
+            out[d.slot], left = "low", left - d.low_bps
+        else:
+            out[d.slot] = None
+    return out
+
+
+def cost(choice: dict[str, Optional[str]], demands: list[Demand]) -> float:
+    rates = {d.slot: {"video": d.high_bps, "low": d.low_bps} for d in demands}
+    return sum(rates[s][c] or 0 for s, c in choice.items() if c is not None and s in rates)
+
+
+@dataclass
+class ViewerLayers:
+    started_at: float
+    #: slot name -> "video" | "low" | None; a slot not listed takes its default
+    choice: dict[str, Optional[str]] = field(default_factory=dict)
+    budget_bps: Optional[float] = None
+    need_bps: float = 0.0  # what the best choice would cost
+    reason: str = "no_estimate"  # no_estimate | fits | estimate_low | audio_only
+    _better_since: Optional[float] = None
+    #: the estimate from the viewer's receiver reports when it sends no REMB (None: no
+    #: limit seen); cut on loss, raised while clean after ``loss_hold_s``
+    loss_budget: Optional[float] = None
+    loss_hold_s: float = 4.0
+    cut_at: float = -1e9
+    loss_streak: int = 0
+    raised_at: float = -1e9
+
+    def from_loss(self, loss: Optional[float], sending_bps: float, now: float) -> Optional[float]:
+        """A loss-based estimate (RFC 3550 receiver reports): above 10 % loss the budget
+        drops just below what is being sent (one step down per episode); below 5 % it grows
+        1.5x a second once ``loss_hold_s`` has passed since the last cut (which doubles
+        after a cut that follows a raise): trying the better choice is the probe."""
+        lossy = loss is not None and loss > 0.10
+        self.loss_streak = self.loss_streak + 1 if lossy else 0
+        if lossy:
+            # two lossy seconds in a row (not one key frame's burst), and one cut per
+            # episode: the reports lag the switch by a second or two
+            if self.loss_streak >= 2 and now - self.cut_at > LOSS_SETTLE_S:
+                if now - self.raised_at < 10.0:
+                    self.loss_hold_s = min(30.0, self.loss_hold_s * 2)
+                self.loss_budget = max(64_000.0, sending_bps * 0.9)
+                self.cut_at = now
+        elif self.loss_budget is not None and (loss is None or loss < 0.05) \
+                and now - self.cut_at >= self.loss_hold_s:
+            self.loss_budget *= 1.5
+            self.raised_at = now
+            if self.loss_budget > 2 * max(self.need_bps, 1.0):
+                self.loss_budget, self.loss_hold_s = None, 4.0
+        return self.loss_budget
+
+    def update(self, budget_bps: Optional[float], audio_slots: int, demands: list[Demand],
+               now: float) -> bool:
+        """New estimate and rates; returns True when a slot's choice changed."""
+        best = {d.slot: ("video" if d.high_bps is not None else
+                         "low" if d.low_bps is not None else None) for d in demands}
+        self.need_bps = cost(best, demands)
+        if budget_bps is None or now - self.started_at < START_GRACE_S:
+            self.budget_bps = budget_bps
+            self.reason = "no_estimate"
+            return self._set(best)
+        self.budget_bps = budget_bps
+        usable = budget_bps - audio_slots * AUDIO_BPS
+        down = allocate(usable, demands)
+        up = allocate(usable / UP_MARGIN, demands)
+        new: dict[str, Optional[str]] = {}
+        better = False
+        for d in demands:
+            current = self.choice.get(d.slot, best[d.slot])
+            if RANK[down[d.slot]] < RANK[current]:
+                new[d.slot] = down[d.slot]  # no longer fits: at once
+            elif RANK[up[d.slot]] > RANK[current]:
+                better = True
+                held = self._better_since is not None and now - self._better_since >= UP_HOLD_S
+                new[d.slot] = up[d.slot] if held else current
+            else:
+                new[d.slot] = current
+        self._better_since = (self._better_since or now) if better else None
+        if demands and all(c is None for c in new.values()):
+            self.reason = "audio_only"
+        elif new == best:
+            self.reason = "fits"
+        else:
+            self.reason = "estimate_low"
+        return self._set(new)
+
+    def _set(self, new: dict[str, Optional[str]]) -> bool:
+        changed = new != self.choice
+        self.choice = new
+        return changed
+
+    @property
+    def level(self) -> str:
+        """The viewer's main picture: "high", "low" or "off" (audio only)."""
+        ranks = [RANK[c] for c in self.choice.values()]
+        if not ranks:
+            return "high"
+        top = max(ranks)
+        return "high" if top == 2 else "low" if top == 1 else "off"
+
+    def probe_bps(self, sending_bps: float) -> float:
+        """Padding to add so the estimate can reach the next better choice (0: none)."""
+        if self.reason not in ("estimate_low", "audio_only") or self.budget_bps is None:
+            return 0.0
+        target = min(self.need_bps, self.budget_bps * 1.5) * UP_MARGIN
+        return max(0.0, min(PROBE_CAP_BPS, target - sending_bps))
+
+    def to_json(self) -> dict:
+        return {"video": self.level, "reason": self.reason,
+                "budget_kbps": None if self.budget_bps is None else round(self.budget_bps / 1000),
+                "need_kbps": round(self.need_bps / 1000)}
