@@ -11,6 +11,7 @@ from pathlib import Path
 import socketio
 from aiohttp import web
 
+from signaling.messages import MAX_EVENT_BYTES
 from signaling.points import PointDirectory, load_points
 from signaling.store import MemoryStore
 from signaling.store_redis import OwnerLease, RedisStore
@@ -54,7 +55,7 @@ class AppContext:
         else:
             self.store, manager, cors = MemoryStore(self.state_dir), None, []
         self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=cors, client_manager=manager,
-                                        max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
+                                        max_http_buffer_size=MAX_EVENT_BYTES, logger=False, engineio_logger=False)
         self.hub = Hub(settings, self.points, self.store, self.sio)
         self.hub.is_owner = self.is_owner
         self.namespace = ConfNamespace(self.hub, self.signer, self.refresh_signer)
@@ -117,7 +118,7 @@ class AppContext:
 def create_app(settings: Settings, points: PointDirectory | None = None) -> web.Application:
     check_vendor()
     ctx = AppContext(settings, points)
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=MAX_EVENT_BYTES)
     app["ctx"] = ctx
     ctx.sio.attach(app, socketio_path="socket.io")
     ctx.pages.routes(app)

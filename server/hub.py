@@ -45,6 +45,7 @@ class Session:
     refilled_at: float = field(default_factory=time.monotonic)
     replaced: bool = False
     precheck: bool = False  # a pre-join check's own socket: it runs the check, nothing else
+    token_key: str = ""  # a digest of the link it connected with (connections are capped per link)
 
 
 class Hub:

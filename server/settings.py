@@ -67,6 +67,8 @@ class SecuritySettings(_Section):
     secret: str = ""
     events_per_s: float = Field(10, gt=0)
     events_burst: int = Field(30, ge=1)
+    max_connections_per_token: int = Field(6, ge=1)
+    refusal_log_lines: int = Field(20, ge=1)  # refused events logged per connection per 10 s
     metrics_localhost_only: bool = False
 
 

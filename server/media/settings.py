@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from signaling.messages import MAX_SDP_BYTES
+
 
 @dataclass
 class MediaSettings:
@@ -24,4 +26,4 @@ class MediaSettings:
     #: UDP socket buffers of each peer connection (capped by net.core.rmem_max).
     socket_buffer_bytes: int = 1 << 20
     #: Largest client SDP accepted (bytes).
-    max_sdp_bytes: int = 131072
+    max_sdp_bytes: int = MAX_SDP_BYTES
