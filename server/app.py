@@ -54,6 +54,7 @@ class AppContext:
             cors: object = "*"
         else:
             self.store, manager, cors = MemoryStore(self.state_dir), None, []
+            self.store.open(settings.conference.id)  # a damaged journal stops start-up here
         self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=cors, client_manager=manager,
                                         max_http_buffer_size=MAX_EVENT_BYTES, logger=False, engineio_logger=False)
         self.hub = Hub(settings, self.points, self.store, self.sio)

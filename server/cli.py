@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from signaling.journal import JournalDamaged
 from signaling.points import PointsConfigError, load_points
 
 from . import keys
@@ -35,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         app = create_app(settings)
-    except (MissingVendorFiles, PointsConfigError) as exc:
+    except (MissingVendorFiles, PointsConfigError, JournalDamaged) as exc:
         print(f"dewan: {exc}", file=sys.stderr)
         return 2
     ctx = app["ctx"]

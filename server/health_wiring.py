@@ -11,7 +11,7 @@ import time
 from aiohttp import web
 
 from signaling import messages as m
-from signaling.errors import DewanError, NotFound
+from signaling.errors import DewanError, NotFound, Unavailable
 from signaling.events import Draft, Event
 from signaling.roles import STATION_ROLES, Perm, has
 
@@ -89,9 +89,12 @@ class HealthService:
             kind = "health.cleared" if alert["event"] == "cleared" else "health.alert"
             log.warning("health alert", extra={"alert": alert["event"], "point": alert["point"],
                                                "level": alert["level"], "reasons": alert["reasons"]})
-            await self.hub.execute(lambda c, a=alert, k=kind: [Draft(k, {
-                "point": a["point"], "level": a["level"], "reasons": a["reasons"], "alert": a["id"],
-                "change": a["event"]}, "system")])
+            try:
+                await self.hub.execute(lambda c, a=alert, k=kind: [Draft(k, {
+                    "point": a["point"], "level": a["level"], "reasons": a["reasons"], "alert": a["id"],
+                    "change": a["event"]}, "system")])
+            except Unavailable as exc:  # the journal refused (disk full): the alert still went out
+                log.error("health alert not journaled: %s", exc.message)
 
     # --- /metrics ------------------------------------------------------------------------------
     async def metrics_endpoint(self, request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import socketio
 
 from signaling import floor
+from signaling.errors import Unavailable
 from signaling.events import Draft, Event
 from signaling.points import PointDirectory
 from signaling.roles import Perm, has
@@ -22,6 +23,7 @@ from signaling.state import Conference
 from signaling.store import Store
 from signaling.tokens import Identity
 
+from .loglimit import LogBudget
 from .settings import Settings
 
 log = logging.getLogger("dewan.hub")
@@ -64,6 +66,7 @@ class Hub:
         self.monitor = None  # server.health.monitor.HealthMonitor, attached by the app
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.is_owner: Callable[[], bool] = lambda: True  # hosts the media (several processes)
+        self._timer_log = LogBudget(lines=1, window_s=30.0)
 
     # --- domain operations --------------------------------------------------------------
     async def conference(self) -> Conference:
@@ -147,6 +150,9 @@ class Hub:
                 await self.execute(lambda c: floor.due(c, self.clock(), self.policy))
             except asyncio.CancelledError:
                 raise
+            except Unavailable as exc:  # the journal refused (disk full): retried, logged rarely
+                if self._timer_log.take("unavailable") is not None:
+                    log.error("floor timer could not record its events: %s", exc.message)
             except Exception:
                 log.exception("floor timer failed")
             await asyncio.sleep(interval)

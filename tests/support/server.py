@@ -23,15 +23,17 @@ def free_port() -> int:
 
 
 class DewanServer:
-    def __init__(self, state_dir: Path, config: Path | None = None, env: dict | None = None) -> None:
+    def __init__(self, state_dir: Path, config: Path | None = None, env: dict | None = None,
+                 wrap: list[str] | None = None, log_path: Path | None = None) -> None:
         self.state_dir = Path(state_dir)
+        self.wrap = wrap or []  # a command prefix, e.g. nsenter into a mount namespace
         self.config = config
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DEWAN_MEDIA_ICE_HOST_ADDRESSES": "127.0.0.1",
                     "DEWAN_SERVER_LOG_LEVEL": "info", **(env or {})}
         self.proc: subprocess.Popen | None = None
-        self.log_path = self.state_dir / "server.log"
+        self.log_path = log_path or self.state_dir / "server.log"
         self._links: dict | None = None
 
     def _args(self) -> list[str]:
@@ -42,7 +44,7 @@ class DewanServer:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
-            [*DEWAN, "serve", "--http", "--host", "127.0.0.1", "--port", str(self.port), *self._args()],
+            [*self.wrap, *DEWAN, "serve", "--http", "--host", "127.0.0.1", "--port", str(self.port), *self._args()],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -71,7 +73,7 @@ class DewanServer:
         return self.start()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*DEWAN, *args, *self._args()], cwd=ROOT, env=self.env,
+        return subprocess.run([*self.wrap, *DEWAN, *args, *self._args()], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, timeout=30)
 
     @property
