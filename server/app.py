@@ -25,6 +25,7 @@ from .media import MediaSettings, Router, selfcheck
 from .media_wiring import MediaEvents
 from .namespace import ConfNamespace
 from .pages import Pages, check_vendor
+from .routes import guard, security_headers
 from .settings import Settings
 
 log = logging.getLogger("dewan.app")
@@ -119,7 +120,7 @@ class AppContext:
 def create_app(settings: Settings, points: PointDirectory | None = None) -> web.Application:
     check_vendor()
     ctx = AppContext(settings, points)
-    app = web.Application(client_max_size=MAX_EVENT_BYTES)
+    app = web.Application(client_max_size=MAX_EVENT_BYTES, middlewares=[security_headers(ctx), guard(ctx)])
     app["ctx"] = ctx
     ctx.sio.attach(app, socketio_path="socket.io")
     ctx.pages.routes(app)

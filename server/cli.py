@@ -12,6 +12,7 @@ from signaling.journal import JournalDamaged
 from signaling.points import PointsConfigError, load_points
 
 from . import keys
+from .files import write_private
 from .links import all_links, base_url, links_html, links_text
 from .logs import setup_logging
 from .settings import ConfigError, Settings, load_settings
@@ -50,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = base_url(settings)
     links = all_links(settings, ctx.points, ctx.signer, base)
     sheet = settings.state_dir / "links.html"
-    sheet.write_text(links_html(links, ctx.points, settings.conference.title), encoding="utf-8")
+    write_private(sheet, links_html(links, ctx.points, settings.conference.title))
     print(f"\nDewan is starting on {base}\n"
           f"  chair console : {links['chair']}\n"
           f"  hall station  : {links['hall']}\n"
@@ -82,7 +83,7 @@ def cmd_links(args: argparse.Namespace) -> int:
         print(f"rotated {subject}: its old link no longer works (generation {generation})", file=sys.stderr)
     links = all_links(settings, points, signer, base_url(settings, args.base_url))
     if args.html:
-        Path(args.html).write_text(links_html(links, points, settings.conference.title), encoding="utf-8")
+        write_private(Path(args.html), links_html(links, points, settings.conference.title))
     if args.json:
         print(json.dumps(links, ensure_ascii=False, indent=2))
     elif not args.html:

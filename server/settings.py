@@ -74,6 +74,8 @@ class SecuritySettings(_Section):
 
 class LinksSettings(_Section):
     technicians: list[str] = Field(["tech-1"], min_length=1)
+    ttl_days: float = Field(0, ge=0)  # console links (chair, technicians) expire; 0 = never
+    station_ttl_days: float = Field(0, ge=0)  # hall and point links; 0 = never (kiosks bookmark them)
 
 
 class UiSettings(_Section):
