@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import socketio
@@ -65,6 +65,8 @@ class Hub:
         self.media = None  # server.media.Router, attached by the app
         self.monitor = None  # server.health.monitor.HealthMonitor, attached by the app
         self.listeners: list[Callable[[list[Event]], None]] = []
+        self.on_disconnect: list[Callable[[Session], Awaitable[None]]] = []  # media, previews
+        self.previews: dict[str, tuple[str, str]] = {}  # technician sid -> (point, technician label)
         self.is_owner: Callable[[], bool] = lambda: True  # hosts the media (several processes)
         self._timer_log = LogBudget(lines=1, window_s=30.0)
 
@@ -133,10 +135,15 @@ class Hub:
             "queue": conf.queue_json(),
             "floor": self.floor_payload(conf, now),
             "roster": self.roster(conf),
+            "previewed_by": self.previewed_by(ident.point) if ident.point else [],
             "settings": {"default_limit_s": self.settings.floor.default_limit_s,
                          "warning_s": self.settings.floor.warning_s,
                          "max_limit_s": self.settings.floor.max_limit_s},
         }
+
+    def previewed_by(self, point: str) -> list[str]:
+        """The technicians seeing and hearing ``point`` now (its page shows them)."""
+        return sorted({label for p, label in self.previews.values() if p == point})
 
     async def emit(self, event: str, data: dict, room: str | None = None, to: str | None = None,
                    skip_sid: str | None = None) -> None:

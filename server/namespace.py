@@ -233,6 +233,11 @@ class ConfNamespace(socketio.AsyncNamespace):
                                         "reason": str(reason), "replaced": session.replaced})
         if self.hub.media is not None:
             await self.hub.media.close_peer(sid, "disconnected")
+        for hook in self.hub.on_disconnect:
+            try:
+                await hook(session)
+            except Exception:
+                log.exception("disconnect hook failed", extra={"sid": sid})
         if session.precheck:
             return
         if ident.point is not None and self.hub.stations.get(ident.point) == sid:
