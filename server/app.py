@@ -27,6 +27,7 @@ from .namespace import ConfNamespace
 from .pages import Pages, check_vendor
 from .routes import guard, security_headers
 from .settings import Settings
+from .socket_server import DewanSocketServer
 
 log = logging.getLogger("dewan.app")
 
@@ -56,7 +57,7 @@ class AppContext:
         else:
             self.store, manager, cors = MemoryStore(self.state_dir), None, []
             self.store.open(settings.conference.id)  # a damaged journal stops start-up here
-        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=cors, client_manager=manager,
+        self.sio = DewanSocketServer(async_mode="aiohttp", cors_allowed_origins=cors, client_manager=manager,
                                         max_http_buffer_size=MAX_EVENT_BYTES, logger=False, engineio_logger=False)
         self.hub = Hub(settings, self.points, self.store, self.sio)
         self.hub.is_owner = self.is_owner
