@@ -119,3 +119,17 @@ async def test_a_link_revoked_while_connected_stops_working(srv):
     finally:
         await point.close()
         srv.refresh_links()
+
+
+async def test_a_client_cannot_fake_the_reserved_connect_and_disconnect_events(srv):
+    point, chair = await client(srv, "hung-nguyen"), await client(srv, "chair")
+    try:
+        for name in ("disconnect", "connect"):
+            ack = await point.sio.call(name, {"token": "x"}, namespace="/conf", timeout=5)
+            assert ack["error"] == "bad_request" and "reserved" in ack["message"]
+        assert (await point.request("clock:sync"))["ok"]  # still connected and still itself
+        roster = (await chair.request("state:get"))["state"]["roster"]
+        assert "hung-nguyen" in roster["online"]
+    finally:
+        await point.close()
+        await chair.close()
