@@ -38,8 +38,8 @@ node_modules/.installed: package.json package-lock.json
 
 # Debian's chromium (browser tests, never `playwright install`) and redis-server.
 system-test-deps:
-	@command -v chromium >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 || { \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium redis-server; }
+	@command -v chromium >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 && command -v nft >/dev/null 2>&1 || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium redis-server nftables; }
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

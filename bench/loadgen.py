@@ -13,6 +13,7 @@ Talks JSON lines on stdin/stdout (driven by bench/hub.py):
                                       "bytes": B, "sent_packets": S, "cpu_s": C}
     -> {"op": "reset"}            (start a new measurement window)
     -> {"op": "close", "ids": [ID, ...]}   (close peers, forget all counters)
+    -> {"op": "drop", "id": ID}            (close one peer, the others keep streaming)
     -> {"op": "stop"}
 """
 
@@ -296,6 +297,11 @@ async def main() -> None:
             gen.streams.clear()
             gen.tracks, gen.base = [], (0, 0, 0, 0)
             send({"op": "closed"})
+        elif msg["op"] == "drop":  # one participant leaves; every other stream keeps running
+            pc = gen.peers.pop(msg["id"], None)
+            if pc is not None:
+                await pc.close()
+            send({"op": "dropped"})
         elif msg["op"] == "stop":
             break
     await gen.close()

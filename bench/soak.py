@@ -54,11 +54,21 @@ async def soak(args, state_dir: Path) -> dict:
     await runner.setup()
     await web.TCPSite(runner, HOST, 0).start()
     router, hub = ctx.router, ctx.hub
+    peer_events: dict[str, int] = {}
+
+    def on_media_event(name: str, payload: dict) -> None:
+        if name == "peer_state":
+            key = f"{payload['state']}"
+            peer_events[key] = peer_events.get(key, 0) + 1
+            if args.verbose and payload["state"] in ("failed", "closed"):
+                print("peer", round(time.monotonic(), 1), payload, flush=True)
+
+    router._on_event = on_media_event
     hall = ctx.points.hall.id
     districts = [p.id for p in ctx.points.districts][: args.points]
     gen = await LoadGenProcess.start()
-    samples: dict[str, list[tuple[float, float]]] = {"rss_mb": [], "cpu_core_fraction": [], "tasks": [], "fds": []}
-    floor_changes = rejoins = 0
+    samples: dict[str, list[tuple[float, float]]] = {"rss_mb": [], "cpu_core_fraction": [], "tasks": [], "fds": [], "peers": []}
+    floor_changes = rejoins = recoveries = 0
     try:
         await join(gen, router, "hall-station", "hall", hall, video="hall", audio=True)
         for pid in districts:
@@ -69,8 +79,12 @@ async def soak(args, state_dir: Path) -> dict:
         await hub.execute(lambda c: conference_ops.open_conference(c, "soak", "chair:chair"))
         for pid in districts:
             await hub.execute(lambda c, p=pid: floor.point_joined(c, p, now))
+        if args.verbose:
+            print("joined", round(time.monotonic(), 1), len(router.peers), flush=True)
         await asyncio.sleep(5)  # warm-up: key frames, caches filled
         t0 = time.monotonic()
+        if args.verbose:
+            print("t0", round(t0, 1), len(router.peers), flush=True)
         cpu_prev, t_prev = time.process_time(), t0
         next_floor = next_sample = t0
         next_rejoin = t0 + 60
@@ -84,13 +98,22 @@ async def soak(args, state_dir: Path) -> dict:
                 await hub.execute(lambda c, p=holder: floor.grant(c, p, 600, time.time(), hub.policy,
                                                                   "chair:chair", set(districts)))
                 floor_changes += 1
+                if args.verbose:
+                    print("floor", round(time.monotonic(), 1), holder, len(router.peers), flush=True)
                 next_floor += args.floor_every_s
             if now_m >= next_rejoin:
                 pid = districts[(k + 7) % len(districts)]
-                await gen.call(op="close", ids=[f"st-{pid}"])
+                await gen.call(op="drop", id=f"st-{pid}")
                 await join(gen, router, f"st-{pid}", "point", pid, video="point", audio=True)
                 rejoins += 1
                 next_rejoin += 60
+            for pid in [hall, *districts]:  # a participant whose connection closed rejoins, as a page does
+                name = "hall-station" if pid == hall else f"st-{pid}"
+                if name not in router.peers:
+                    await gen.call(op="drop", id=name)
+                    await join(gen, router, name, "hall" if pid == hall else "point", pid, video=(
+                        "hall" if pid == hall else "point"), audio=True)
+                    recoveries += 1
             if now_m >= next_sample:
                 cpu = time.process_time()
                 t = now_m - t0
@@ -100,11 +123,13 @@ async def soak(args, state_dir: Path) -> dict:
                 samples["rss_mb"].append((t, rss_mb()))
                 samples["tasks"].append((t, len(asyncio.all_tasks())))
                 samples["fds"].append((t, open_fds()))
+                samples["peers"].append((t, len(router.peers)))
                 next_sample += 10
                 if args.verbose:
                     print(json.dumps({k2: v[-1] for k2, v in samples.items() if v}), flush=True)
             await asyncio.sleep(0.5)
         stats = await gen.call(op="stats")
+        alive = {"peers_at_end": len(router.peers), "producers_at_end": len(router.producers)}
     finally:
         ids = list(router.peers)
         await runner.cleanup()
@@ -114,9 +139,11 @@ async def soak(args, state_dir: Path) -> dict:
     steady = {k: [s for s in v if s[0] >= 60] or v for k, v in samples.items()}
     return {
         "minutes": args.minutes, "points": len(districts), "floor_changes": floor_changes, "rejoins": rejoins,
+        "recoveries_after_a_closed_connection": recoveries,
         **{f"{k}_slope_per_hour": round(slope_per_hour(v), 3) for k, v in steady.items()},
         **{f"{k}_first_last": [round(v[0][1], 2), round(v[-1][1], 2)] for k, v in samples.items() if v},
         "tasks_max": max(v for _, v in samples["tasks"]), "fds_max": max(v for _, v in samples["fds"]),
+        **alive, "peer_state_changes": peer_events,
         "loadgen_streams": stats.get("streams"), "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
     }
