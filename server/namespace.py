@@ -4,6 +4,7 @@ emits and media actions. Every event is validated, authorised and acknowledged w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -136,10 +137,16 @@ class ConfNamespace(socketio.AsyncNamespace):
         if now - self._signer_checked_at >= 1.0:
             self._signer_checked_at = now
             self.refresh_signer()
+        refusal = None
         if ident.expires_at is not None and time.time() > ident.expires_at:
-            raise Unauthorized("This link has expired; ask the technicians for a new one.", key="link_expired")
-        if ident.generation < self.signer.generations.get(ident.subject, 0):
-            raise Unauthorized("This link was revoked; ask the technicians for the new one.", key="link_revoked")
+            refusal = Unauthorized("This link has expired; ask the technicians for a new one.", key="link_expired")
+        elif ident.generation < self.signer.generations.get(ident.subject, 0):
+            refusal = Unauthorized("This link was revoked; ask the technicians for the new one.", key="link_revoked")
+        if refusal is not None:
+            # it must not keep receiving the conference's broadcasts either: cut it after this ack
+            asyncio.get_running_loop().call_later(0.2, lambda: asyncio.ensure_future(
+                self.disconnect_sid(session.sid)))
+            raise refusal
 
     def _take_token(self, session: Session, event: str) -> None:
         now = time.monotonic()

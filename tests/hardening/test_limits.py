@@ -115,6 +115,8 @@ async def test_a_link_revoked_while_connected_stops_working(srv):
         await asyncio.sleep(1.1)
         ack = await point.request("floor:request")
         assert ack["error"] == "unauthorized" and ack["key"] == "link_revoked"
+        await asyncio.sleep(0.6)
+        assert not point.sio.connected  # cut: no more broadcasts to a revoked link
         assert not re.search(r"Traceback", srv.log_text())
     finally:
         await point.close()
