@@ -15,6 +15,7 @@ Talks JSON lines on stdin/stdout (driven by bench/hub.py):
                                       "bytes": B, "sent_packets": S, "cpu_s": C}
     -> {"op": "reset"}            (start a new measurement window)
     -> {"op": "close", "ids": [ID, ...]}   (close peers, forget all counters)
+    -> {"op": "drop", "id": ID}            (close one peer, the others keep streaming)
     -> {"op": "stop"}
 
 For SFUs where the client offers (Janus's VideoRoom publishers):
@@ -397,6 +398,11 @@ async def main() -> None:
                 send({"op": "latency"})
             else:
                 send({"op": "latency", **gen.recorder.stop([tuple(p) for p in msg["pairs"]])})
+        elif msg["op"] == "drop":  # one participant leaves; every other stream keeps running
+            pc = gen.peers.pop(msg["id"], None)
+            if pc is not None:
+                await pc.close()
+            send({"op": "dropped"})
         elif msg["op"] == "stop":
             break
     await gen.close()

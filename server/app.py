@@ -11,6 +11,7 @@ from pathlib import Path
 import socketio
 from aiohttp import web
 
+from signaling.messages import MAX_EVENT_BYTES
 from signaling.points import PointDirectory, load_points
 from signaling.errors import Unavailable
 from signaling.store import MemoryStore
@@ -31,7 +32,9 @@ from .recording.service import RecordingService
 from .recording.web import RecordingRoutes
 from .redis_manager import DewanRedisManager
 from .revocations import Revocations
+from .routes import guard, security_headers
 from .settings import Settings
+from .socket_server import DewanSocketServer
 from .stations import LocalStations, SharedStations
 
 log = logging.getLogger("dewan.app")
@@ -63,9 +66,10 @@ class AppContext:
             cors: object = "*"
         else:
             self.store, manager, cors = MemoryStore(self.state_dir), None, []
+            self.store.open(settings.conference.id)  # a damaged journal stops start-up here
         self.revocations = Revocations(self)
-        self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=cors, client_manager=manager,
-                                        max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
+        self.sio = DewanSocketServer(async_mode="aiohttp", cors_allowed_origins=cors, client_manager=manager,
+                                     max_http_buffer_size=MAX_EVENT_BYTES, logger=False, engineio_logger=False)
         self.hub = Hub(settings, self.points, self.store, self.sio)
         self.hub.is_owner = self.is_owner
         self.hub.processes = self.process_urls
@@ -170,7 +174,7 @@ def persistence_problem(config: dict[str, str]) -> str | None:
 def create_app(settings: Settings, points: PointDirectory | None = None) -> web.Application:
     check_vendor()
     ctx = AppContext(settings, points)
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=MAX_EVENT_BYTES, middlewares=[security_headers(ctx), guard(ctx)])
     app["ctx"] = ctx
     ctx.sio.attach(app, socketio_path="socket.io")
     ctx.pages.routes(app)

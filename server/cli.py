@@ -8,9 +8,11 @@ import logging
 import sys
 from pathlib import Path
 
+from signaling.journal import JournalDamaged
 from signaling.points import PointsConfigError, load_points
 
 from . import keys
+from .files import write_private
 from .links import all_links, base_url, links_html, links_text
 from .logs import setup_logging
 from .settings import ConfigError, Settings, load_settings
@@ -35,7 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         app = create_app(settings)
-    except (MissingVendorFiles, PointsConfigError) as exc:
+    except (MissingVendorFiles, PointsConfigError, JournalDamaged) as exc:
         print(f"dewan: {exc}", file=sys.stderr)
         return 2
     ctx = app["ctx"]
@@ -49,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = base_url(settings)
     links = all_links(settings, ctx.points, ctx.signer, base)
     sheet = settings.state_dir / "links.html"
-    sheet.write_text(links_html(links, ctx.points, settings.conference.title, settings), encoding="utf-8")
+    write_private(sheet, links_html(links, ctx.points, settings.conference.title, settings))
     print(f"\nDewan is starting on {base}\n"
           f"  chair console : {links['chair']}\n"
           f"  named chairs  : {len(links['chairs'])} links ({', '.join(links['chairs']) or 'none configured'})\n"
@@ -104,7 +106,7 @@ def cmd_links(args: argparse.Namespace) -> int:
         print(f"rotated {subject}: its old link no longer works (generation {generation})", file=sys.stderr)
     links = all_links(settings, points, signer, base_url(settings, args.base_url))
     if args.html:
-        Path(args.html).write_text(links_html(links, points, settings.conference.title, settings), encoding="utf-8")
+        write_private(Path(args.html), links_html(links, points, settings.conference.title, settings))
     if args.json:
         print(json.dumps(links, ensure_ascii=False, indent=2))
     elif not args.html:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import socketio
@@ -24,6 +24,7 @@ from signaling.state import Conference
 from signaling.store import Store
 from signaling.tokens import Identity
 
+from .loglimit import LogBudget
 from .settings import Settings
 
 log = logging.getLogger("dewan.hub")
@@ -47,6 +48,7 @@ class Session:
     refilled_at: float = field(default_factory=time.monotonic)
     replaced: bool = False
     precheck: bool = False  # a pre-join check's own socket: it runs the check, nothing else
+    token_key: str = ""  # a digest of the link it connected with (connections are capped per link)
 
 
 class Hub:
@@ -64,6 +66,8 @@ class Hub:
         self.media = None  # server.media.Router, attached by the app
         self.monitor = None  # server.health.monitor.HealthMonitor, attached by the app
         self.listeners: list[Callable[[list[Event]], None]] = []
+        self.on_disconnect: list[Callable[[Session], Awaitable[None]]] = []  # media, previews
+        self.previews: dict[str, tuple[str, str]] = {}  # technician sid -> (point, technician label)
         self.is_owner: Callable[[], bool] = lambda: True  # hosts the media (several processes)
         self.processes: Callable[[], list[str]] = lambda: []  # every live process's URL (several)
         self.store_status: Callable[[], dict] = lambda: {"backend": "memory", "ok": True}
@@ -71,6 +75,7 @@ class Hub:
         # several processes: the relay follows the event log (server/media_follow.py) instead
         # of this process's own publish path
         self.follow_store = False
+        self._timer_log = LogBudget(lines=1, window_s=30.0)
 
     # --- domain operations --------------------------------------------------------------
     async def conference(self) -> Conference:
@@ -142,10 +147,15 @@ class Hub:
             "processes": self.processes(),
             "recording": recording_ops.payload(conf.recording),
             "chairs": self.settings.links.chair_people(),  # actor -> name, title (who did what)
+            "previewed_by": self.previewed_by(ident.point) if ident.point else [],
             "settings": {"default_limit_s": self.settings.floor.default_limit_s,
                          "warning_s": self.settings.floor.warning_s,
                          "max_limit_s": self.settings.floor.max_limit_s},
         }
+
+    def previewed_by(self, point: str) -> list[str]:
+        """The technicians seeing and hearing ``point`` now (its page shows them)."""
+        return sorted({label for p, label in self.previews.values() if p == point})
 
     async def emit(self, event: str, data: dict, room: str | None = None, to: str | None = None,
                    skip_sid: str | None = None) -> None:
@@ -159,8 +169,9 @@ class Hub:
                 await self.execute(lambda c: floor.due(c, self.clock(), self.policy))
             except asyncio.CancelledError:
                 raise
-            except Unavailable:
-                pass  # Redis is away: the ownership loop says so once; deadlines fire when it is back
+            except Unavailable as exc:  # Redis away or the journal refused (disk full): retried
+                if self._timer_log.take("unavailable") is not None:
+                    log.error("floor timer could not record its events: %s", exc.message)
             except Exception:
                 log.exception("floor timer failed")
             await asyncio.sleep(interval)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from signaling.tokens import TokenSigner
 
+from .files import write_private
+
 
 def _secret(state_dir: Path, configured: str) -> bytes:
     configured = configured or os.environ.get("DEWAN_SECRET", "")
@@ -16,9 +18,7 @@ def _secret(state_dir: Path, configured: str) -> bytes:
         return configured.encode()
     path = state_dir / "secret.key"
     if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        write_private(path, secrets.token_urlsafe(32), keep_existing=True)
     return path.read_text().strip().encode()
 
 
@@ -33,7 +33,4 @@ def load_signer(state_dir: Path, configured_secret: str = "") -> TokenSigner:
 
 
 def save_generations(state_dir: Path, signer: TokenSigner) -> None:
-    path = _generations_path(state_dir)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(signer.generations, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_private(_generations_path(state_dir), json.dumps(signer.generations, indent=1, sort_keys=True))

@@ -27,13 +27,18 @@ def all_links(settings: Settings, points: PointDirectory, signer: TokenSigner, b
     def url(token: str) -> str:
         return f"{base}/j/{token}"
 
+    def ttl(days: float) -> float | None:
+        return days * 86400 if days > 0 else None
+
+    console, station = ttl(settings.links.ttl_days), ttl(settings.links.station_ttl_days)
     return {
-        "chair": url(signer.issue("chair", label="chair")),
+        "chair": url(signer.issue("chair", label="chair", ttl_s=console)),
         # one link per named moderator: the token's label is the chair id (actor `chair:<id>`)
-        "chairs": {c.id: url(signer.issue("chair", label=c.id)) for c in settings.links.chairs},
-        "hall": url(signer.issue("hall", point=points.hall.id)),
-        "technicians": [url(signer.issue("technician", label=label)) for label in settings.links.technicians],
-        "points": {p.id: url(signer.issue("point", point=p.id)) for p in points.districts},
+        "chairs": {c.id: url(signer.issue("chair", label=c.id, ttl_s=console)) for c in settings.links.chairs},
+        "hall": url(signer.issue("hall", point=points.hall.id, ttl_s=station)),
+        "technicians": [url(signer.issue("technician", label=label, ttl_s=console))
+                        for label in settings.links.technicians],
+        "points": {p.id: url(signer.issue("point", point=p.id, ttl_s=station)) for p in points.districts},
     }
 
 

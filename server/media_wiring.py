@@ -3,10 +3,13 @@
 - `rtc:start` -> the relay emits `rtc:offer {sdp, iceServers}` -> `rtc:answer {sdp}`;
   ``iceServers`` (also in the `precheck:start` ack) carry fresh TURN credentials. The relay is always
   the offerer, and every `rtc:start` builds a NEW peer connection (also how a client recovers).
-- `preview:set {point}`: a technician sees and hears a point before it gets the floor.
 - `tiles:view {page?, pinned?}` (consoles with tile slots: chair, hall, technician): page
   through the points or pin some; the ack and the `tiles` event (sent to that console on
   every change) carry the slot map (see server/media/__init__.py, "Tile slots").
+- `preview:set {point}`: a technician sees and hears a point before it gets the floor. Never
+  silently: `preview.started` / `preview.stopped` (point, technician) are journaled (so the
+  minutes' incident log has them), and the point gets `notice {type: "preview", point,
+  technician, active}` and sees it on its page (`state.previewed_by` after a reload).
 - `precheck:start` (ack carries the offer) / `precheck:answer` / `precheck:result` /
   `precheck:stop`: the pre-join check's loopback test (the page's camera and microphone come
   back to it through the relay, forwarded, never transcoded) and its verdict, which the
@@ -19,7 +22,7 @@ from signaling import messages as m
 from signaling.errors import BadRequest, DewanError, NotFound, Unavailable
 from signaling.events import Draft
 
-from .hub import HEALTH, Hub, Session
+from .hub import HEALTH, Hub, Session, point_room
 from .media import MediaError, Router
 
 
@@ -32,6 +35,7 @@ class MediaEvents:
     def __init__(self, hub: Hub, router: Router) -> None:
         self.hub = hub
         self.router = router
+        hub.on_disconnect.append(self._stop_preview)
 
     def register(self, namespace) -> None:
         for event, handler in (("rtc:start", self.rtc_start), ("rtc:answer", self.answer),
@@ -53,6 +57,7 @@ class MediaEvents:
 
     async def rtc_start(self, s: Session, data: object):
         # the relay's slot layout is named after the role (chair consoles publish nothing)
+        await self._stop_preview(s)  # a new peer connection starts without a preview
         sdp = await self._offer(s, data, s.identity.role)
         await self.hub.emit("rtc:offer", {"type": "offer", "sdp": sdp, "iceServers": self._ice_servers(s)},
                             to=s.sid)
@@ -70,7 +75,16 @@ class MediaEvents:
         p = m.parse(m.OptionalPointRef, data)
         if p.point is not None and p.point not in self.hub.points.district_ids:
             raise NotFound(f"Unknown point {p.point!r}.")
-        self.router.set_preview(s.sid, p.point)
+        try:
+            self.router.set_preview(s.sid, p.point)
+        except MediaError as exc:
+            raise media_error(exc) from None
+        current = self.hub.previews.get(s.sid)
+        if current is not None and current[0] == p.point:
+            return {"point": p.point}
+        await self._stop_preview(s)
+        if p.point is not None:
+            await self._preview_event(s, p.point, True)
         return {"point": p.point}
 
     async def tiles_view(self, s: Session, data: object):
@@ -79,6 +93,32 @@ class MediaEvents:
             return {"tiles": self.router.set_tiles(s.sid, p.page, p.pinned)}
         except MediaError as exc:
             raise media_error(exc) from None
+
+    async def _stop_preview(self, s: Session) -> None:
+        current = self.hub.previews.get(s.sid)
+        if current is not None:
+            await self._preview_event(s, current[0], False)
+
+    async def _preview_event(self, s: Session, point: str, active: bool) -> None:
+        """Journal the start/end of a preview (refused with `unavailable` if the journal
+        cannot record it: nobody listens in unrecorded), then tell the point."""
+        label = s.identity.label
+        kind = "preview.started" if active else "preview.stopped"
+        try:
+            await self.hub.execute(lambda c: [Draft(kind, {"point": point, "technician": label},
+                                                    s.identity.actor)])
+        except Unavailable:
+            if active:
+                self.router.set_preview(s.sid, None)
+                raise
+            # stopping always happens (the media is already off); the record is what failed
+        if active:
+            self.hub.previews[s.sid] = (point, label)
+        else:
+            self.hub.previews.pop(s.sid, None)
+        await self.hub.emit("notice", {"type": "preview", "point": point, "technician": label, "active": active,
+                                       "previewed_by": self.hub.previewed_by(point), "at": self.hub.clock()},
+                            room=point_room(point))
 
     async def precheck_start(self, s: Session, data: object):
         return {"sdp": await self._offer(s, data, "precheck"), "iceServers": self._ice_servers(s)}

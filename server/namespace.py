@@ -4,6 +4,8 @@ emits and media actions. Every event is validated, authorised and acknowledged w
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +30,7 @@ from signaling.roles import STATION_ROLES, Perm, has
 from signaling.tokens import TokenSigner
 
 from .hub import ALL, CHAIRS, HEALTH, NAMESPACE, Hub, Session, point_room
+from .loglimit import LogBudget
 
 log = logging.getLogger("dewan.socket")
 
@@ -47,6 +50,10 @@ class ConfNamespace(socketio.AsyncNamespace):
         self.on_event_result = on_event_result or (lambda event, result: None)
         sec = hub.settings.security
         self.rate, self.burst = sec.events_per_s, float(sec.events_burst)
+        self.max_per_token = sec.max_connections_per_token
+        self.refusal_log = LogBudget(lines=sec.refusal_log_lines, window_s=10.0)
+        self.connect_log = LogBudget(lines=sec.refusal_log_lines, window_s=10.0)
+        self._signer_checked_at = 0.0
         # event name -> handler; the permission comes from signaling.protocol
         self.handlers: dict[str, Handler] = {
             "conference:open": self.conference_open,
@@ -82,47 +89,81 @@ class ConfNamespace(socketio.AsyncNamespace):
         sid, data = args[0], (args[1] if len(args) > 1 else None)
         started = time.perf_counter()
         session = self.hub.sessions.get(sid)
+        name = str(event)[:64]
         try:
             if session is None:
                 raise Unauthorized("Not connected.")
-            handler = self.handlers.get(event)
-            if handler is None and event in EVENT_PERMISSIONS:
-                raise Unavailable(f"{event} is not available in this version of Dewan.")
-            if handler is None:
-                raise BadRequest(f"Unknown event {str(event)[:64]!r}.")
+            # Order matters: every event, unknown ones too, spends the rate budget; the
+            # permission is checked before anything about the event's availability is said.
             self._take_token(session, event)
+            self._check_still_valid(session)
+            if event not in EVENT_PERMISSIONS:
+                raise BadRequest(f"Unknown event {name!r}.")
             if session.precheck and event not in PRECHECK_EVENTS:
                 raise Forbidden("A pre-join check connection only runs the check.")
             if not has(session.identity.role, EVENT_PERMISSIONS[event]):
                 raise Forbidden(f"Your role ({session.identity.role}) may not do {event}.")
+            handler = self.handlers.get(event)
+            if handler is None:
+                raise Unavailable(f"{event} is not available in this version of Dewan.")
             result = await handler(session, data)
             ack = {"ok": True, **(result or {})}
         except DewanError as exc:
             ack = exc.to_ack()
         except Exception:
-            log.exception("handler failed", extra={"event": event, "sid": sid})
+            log.exception("handler failed", extra={"event": name, "sid": sid})
             ack = {"ok": False, "error": "internal", "message": "The server failed to do this; it was logged."}
         result_code = "ok" if ack["ok"] else ack["error"]
-        self.on_event_result(str(event)[:64], result_code)
-        if event != "stats:report" or not ack["ok"]:
-            log.info("socket event", extra={
-                "event": str(event)[:64], "sid": sid, "role": session.identity.role if session else None,
-                "result": result_code, "ms": round((time.perf_counter() - started) * 1000, 1),
-                **({"why": ack["message"]} if not ack["ok"] else {})})
+        self.on_event_result(name if event in EVENT_PERMISSIONS else "(unknown)", result_code)
+        if ack["ok"]:
+            if event != "stats:report":
+                self._log_event(session, sid, name, result_code, started)
+        else:
+            skipped = self.refusal_log.take(sid)  # refusals are logged at a bounded rate
+            if skipped is not None:
+                self._log_event(session, sid, name, result_code, started, why=ack["message"],
+                                **({"suppressed": skipped} if skipped else {}))
         return ack
+
+    def _log_event(self, session: Session | None, sid: str, name: str, result: str, started: float,
+                   **extra) -> None:
+        log.info("socket event", extra={
+            "event": name, "sid": sid, "role": session.identity.role if session else None,
+            "result": result, "ms": round((time.perf_counter() - started) * 1000, 1), **extra})
+
+    def _check_still_valid(self, session: Session) -> None:
+        """A link revoked (`dewan links --rotate`) or expired while connected stops working."""
+        ident = session.identity
+        now = time.monotonic()
+        if now - self._signer_checked_at >= 1.0:
+            self._signer_checked_at = now
+            self.refresh_signer()
+        refusal = None
+        if ident.expires_at is not None and time.time() > ident.expires_at:
+            refusal = Unauthorized("This link has expired; ask the technicians for a new one.", key="link_expired")
+        elif ident.generation < self.signer.generations.get(ident.subject, 0):
+            refusal = Unauthorized("This link was revoked; ask the technicians for the new one.", key="link_revoked")
+        if refusal is not None:
+            # it must not keep receiving the conference's broadcasts either: cut it after this ack
+            asyncio.get_running_loop().call_later(0.2, lambda: asyncio.ensure_future(
+                self.disconnect_sid(session.sid)))
+            raise refusal
 
     def _take_token(self, session: Session, event: str) -> None:
         now = time.monotonic()
         elapsed, session.refilled_at = now - session.refilled_at, now
+        session.stats_tokens = min(3.0, session.stats_tokens + elapsed * 1.0)
+        session.tokens = min(self.burst, session.tokens + elapsed * self.rate)
         if event == "stats:report":  # a separate small budget: one report every 2 s expected
-            session.stats_tokens = min(3.0, session.stats_tokens + elapsed * 1.0)
             if session.stats_tokens < 1:
-                raise RateLimited("Too many stats reports.")
+                raise RateLimited("Too many stats reports; slow down (one every 2 s is expected).",
+                                  key="slow_down")
             session.stats_tokens -= 1
             return
-        session.tokens = min(self.burst, session.tokens + elapsed * self.rate)
         if session.tokens < 1:
-            raise RateLimited("Too many requests; wait a moment.")
+            raise RateLimited(f"Too many requests: slow down (at most {self.rate:g} a second, "
+                              f"bursts of {self.burst:g}); wait a moment and try again.", key="slow_down",
+                              retry_after_s=round((1 - session.tokens) / self.rate, 2))
         session.tokens -= 1
 
     # --- connection -------------------------------------------------------------------
@@ -133,10 +174,17 @@ class ConfNamespace(socketio.AsyncNamespace):
             identity = self.signer.verify(token)
             if identity.point is not None and identity.point not in self.hub.points:
                 raise Unauthorized("This link names a point that is not configured.")
+            token_key = hashlib.sha256(token.encode()).hexdigest()[:16]
+            if sum(s.token_key == token_key for s in self.hub.sessions.values()) >= self.max_per_token:
+                raise RateLimited(f"This link is already open in {self.max_per_token} windows or devices; "
+                                  "close one first.", key="too_many_connections")
         except DewanError as exc:
-            log.info("connection refused", extra={"sid": sid, "why": exc.message})
+            skipped = self.connect_log.take(str(environ.get("REMOTE_ADDR", "?")))
+            if skipped is not None:
+                log.info("connection refused", extra={"sid": sid, "why": exc.message,
+                                                      **({"suppressed": skipped} if skipped else {})})
             raise socketio.exceptions.ConnectionRefusedError(exc.message, {"error": exc.code, "key": exc.key})
-        session = Session(sid, identity, time.time(), tokens=self.burst, stats_tokens=3.0)
+        session = Session(sid, identity, time.time(), tokens=self.burst, stats_tokens=3.0, token_key=token_key)
         if isinstance(auth, dict) and auth.get("mode") == "precheck":
             # The pre-join check beside a running kiosk: it must not replace the station.
             if identity.role not in STATION_ROLES:
@@ -194,6 +242,7 @@ class ConfNamespace(socketio.AsyncNamespace):
 
     async def disconnect(self, sid: str, reason: object = None):
         session = self.hub.sessions.pop(sid, None)
+        self.refusal_log.forget(sid)
         if session is None:
             return
         ident = session.identity
@@ -201,6 +250,11 @@ class ConfNamespace(socketio.AsyncNamespace):
                                         "reason": str(reason), "replaced": session.replaced})
         if self.hub.media is not None:
             await self.hub.media.close_peer(sid, "disconnected")
+        for hook in self.hub.on_disconnect:
+            try:
+                await hook(session)
+            except Exception:
+                log.exception("disconnect hook failed", extra={"sid": sid})
         if session.precheck:
             return
         try:

@@ -1,5 +1,6 @@
 """HTML pages (jinja2) and static files. A join link `/j/<token>` renders the page of the
-token's role; the page then connects to the process that owns the conference."""
+token's role; the page then connects to the process that owns the conference. Who may open
+which route is decided in server/routes.py (ROUTE_ACCESS), not here."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
-
-from signaling.errors import DewanError
 
 from .i18n import Catalogs
 
@@ -68,15 +67,8 @@ class Pages:
     async def index(self, request: web.Request) -> web.Response:
         return self.render("index.html", request)
 
-    def _identity(self, request: web.Request):
-        self.ctx.refresh_signer()
-        return self.ctx.signer.verify(request.match_info["token"])
-
     def _page(self, request: web.Request, extra, template: str | None = None) -> web.Response:
-        try:
-            ident = self._identity(request)
-        except DewanError as exc:
-            return self.render("index.html", request, status=403, error=exc.message)
+        ident = request["identity"]  # verified by server.routes (ROUTE_ACCESS)
         token = request.match_info["token"]
         config = {"token": token, "role": ident.role, "point": ident.point, "label": ident.label,
                   "signal_url": self.ctx.owner_url(request), "processes": self.ctx.process_urls(), **extra(token)}

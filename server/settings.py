@@ -77,6 +77,8 @@ class SecuritySettings(_Section):
     secret: str = ""
     events_per_s: float = Field(10, gt=0)
     events_burst: int = Field(30, ge=1)
+    max_connections_per_token: int = Field(6, ge=1)
+    refusal_log_lines: int = Field(20, ge=1)  # refused events logged per connection per 10 s
     metrics_localhost_only: bool = False
 
 
@@ -91,6 +93,8 @@ class ChairLink(_Section):
 class LinksSettings(_Section):
     technicians: list[str] = Field(["tech-1"], min_length=1)
     chairs: list[ChairLink] = []
+    ttl_days: float = Field(0, ge=0)  # console links (chair, technicians) expire; 0 = never
+    station_ttl_days: float = Field(0, ge=0)  # hall and point links; 0 = never (kiosks bookmark them)
 
     @field_validator("chairs")
     @classmethod

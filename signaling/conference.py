@@ -74,6 +74,8 @@ APPLIERS = {
     "health.cleared": _noop,
     "message.sent": _noop,
     "station.checked": _noop,
+    "preview.started": _noop,  # a technician sees and hears a point (the point is shown it)
+    "preview.stopped": _noop,
 }
 
 __all__ = ["SCHEDULED", "OPEN", "PAUSED", "CLOSED", "open_conference", "close_conference",

@@ -11,7 +11,13 @@ from pydantic.functional_validators import BeforeValidator
 
 from .errors import BadRequest
 
-MAX_PAYLOAD_BYTES = 128 * 1024  # an SDP answer with 25 m-lines is ~20 KB
+# THE payload cap, used everywhere (engine.io's max_http_buffer_size, the HTTP body limit, this
+# module's check, the SDP answer's length). Sized for the largest legitimate payload, a console's
+# SDP answer: measured from Chromium answering the relay's offer (with ICE candidates), 26
+# m-lines (21 points) = 15 KB, 135 m-lines (130 points) = 78 KB (83 KB as JSON); 256 KiB keeps
+# room for more candidates and points.
+MAX_EVENT_BYTES = 256 * 1024
+MAX_SDP_BYTES = MAX_EVENT_BYTES - 4096  # the rest of the frame: JSON escapes, event name, ack id
 PointId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 
 
@@ -73,7 +79,7 @@ class AudioMute(Payload):
 
 
 class RtcAnswer(Payload):
-    sdp: str = Field(min_length=10, max_length=120_000)
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
 
 
 class MessageSend(Payload):
@@ -107,8 +113,8 @@ def parse(model: type[BaseModel], data: object) -> BaseModel:
         size = len(json.dumps(data, ensure_ascii=False).encode())
     except (TypeError, ValueError):
         raise BadRequest("The payload is not valid JSON data.") from None
-    if size > MAX_PAYLOAD_BYTES:
-        raise BadRequest(f"The payload is too large ({size} bytes; limit {MAX_PAYLOAD_BYTES}).")
+    if size > MAX_EVENT_BYTES:
+        raise BadRequest(f"The payload is too large ({size} bytes; limit {MAX_EVENT_BYTES}).")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -1,22 +1,22 @@
 """The state store: one interface, an embedded backend (memory + JSONL journal).
 
-Every event is appended (and fsynced) to the conference's journal before it is applied, so a
-crash of the single process loses nothing: on start the journal is replayed.
+Every event is appended (and fsynced, see journal.py) to the conference's journal before it is
+applied, so a crash of the single process loses nothing: on start the journal is replayed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from .errors import Conflict
+from .errors import Conflict, Unavailable
 from .events import Draft, Event, number
+from .journal import Journal, JournalDamaged, JournalWriteError  # noqa: F401 (JournalDamaged re-exported)
 from .replay import apply
 from .state import Conference
 
@@ -40,7 +40,11 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """In-memory state, journaled to `<state_dir>/conferences/<id>/events.jsonl`."""
+    """In-memory state, journaled to `<state_dir>/conferences/<id>/events.jsonl`.
+
+    Journal writes run on one writer thread, so a slow disk never stalls the event loop (and
+    the RTP it forwards); an action is applied and acknowledged only once its events are
+    durable. A failed write refuses the action (`unavailable`) and changes nothing."""
 
     def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self._dir = Path(state_dir) / "conferences"
@@ -48,42 +52,35 @@ class MemoryStore:
         self._clock = clock
         self._conferences: dict[str, Conference] = {}
         self._logs: dict[str, list[Event]] = {}
-        self._files: dict[str, object] = {}
+        self._journals: dict[str, Journal] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
 
     def _journal(self, conference_id: str) -> Path:
         return self._dir / conference_id / "events.jsonl"
+
+    def open(self, conference_id: str) -> Conference:
+        """Replay the conference's journal (raises JournalDamaged for a damaged one)."""
+        return self._load(conference_id)
 
     def _load(self, conference_id: str) -> Conference:
         conf = self._conferences.get(conference_id)
         if conf is not None:
             return conf
         conf, events = Conference(id=conference_id), []
-        path = self._journal(conference_id)
-        if path.exists():
-            with path.open(encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, 1):
-                    if not line.endswith("\n"):
-                        log.warning("journal %s: dropping a partial last line %d", path, lineno)
-                        break
-                    event = Event.from_json(json.loads(line))
-                    apply(conf, event)
-                    events.append(event)
-            log.info("journal %s: replayed %d events (version %d)", path, len(events), conf.version)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._truncate_partial(path)
-        self._files[conference_id] = path.open("a", encoding="utf-8")
+        journal = Journal(self._journal(conference_id))
+
+        def replay_one(event: Event) -> None:
+            apply(conf, event)
+            events.append(event)
+
+        count = journal.open(replay_one)
+        if count:
+            log.info("journal %s: replayed %d events (version %d)", journal.path, count, conf.version)
+        self._journals[conference_id] = journal
         self._conferences[conference_id] = conf
         self._logs[conference_id] = events
         return conf
-
-    @staticmethod
-    def _truncate_partial(path: Path) -> None:
-        if not path.exists():
-            return
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            path.write_bytes(data[: data.rfind(b"\n") + 1])
 
     async def get(self, conference_id: str) -> Conference:
         return self._load(conference_id)
@@ -101,10 +98,16 @@ class MemoryStore:
                 return conf, []
             now = self._clock()
             events = number(drafts, conference_id, conf.version, now)
-            fh = self._files[conference_id]
-            fh.write("".join(e.dumps() + "\n" for e in events))
-            fh.flush()
-            os.fsync(fh.fileno())
+            text = "".join(e.dumps() + "\n" for e in events)
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._writer, self._journals[conference_id].append, text)
+            except JournalWriteError as exc:
+                log.error("journal write failed; the action was refused", extra={
+                    "journal": str(exc.path), "why": exc.strerror, "types": [e.type for e in events]})
+                what = "the disk is full" if exc.disk_full else f"the disk failed ({exc.strerror})"
+                raise Unavailable(f"The server could not save this change because {what}; nothing was "
+                                  "changed. Tell the technicians.", key="journal_failed") from None
             for event in events:
                 apply(conf, event)
                 self._logs[conference_id].append(event)
@@ -115,7 +118,9 @@ class MemoryStore:
         return [e for e in self._logs[conference_id] if e.seq > since]
 
     async def close(self) -> None:
-        for fh in self._files.values():
-            fh.close()
-        self._files.clear()
+        await asyncio.get_running_loop().run_in_executor(None, self._writer.shutdown)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        for journal in self._journals.values():
+            journal.close()
+        self._journals.clear()
         self._conferences.clear()

@@ -107,5 +107,19 @@ conn.on("message", (msg) => {
 });
 $("#message-dismiss").addEventListener("click", () => { $("#message-box").hidden = true; });
 
+// Nobody listens in silently: while a technician previews this room, the page says so.
+let previewedBy = [];
+function showPreview() {
+  const box = $("#preview-box");
+  box.hidden = previewedBy.length === 0;
+  box.textContent = previewedBy.length ? t("preview.watching", { names: previewedBy.join(", ") }) : "";
+}
+conn.on("state", (state) => { previewedBy = state.previewed_by || []; showPreview(); });
+conn.on("notice", (n) => {
+  if (n.type !== "preview" || n.point !== me) return;
+  previewedBy = n.previewed_by || [];
+  showPreview();
+});
+
 // An unattended kiosk: start everything on our own.
 media.start();

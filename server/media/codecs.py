@@ -95,6 +95,9 @@ class Vp8Rewriter:
         b1 = payload[1]
         if not b1 & 0xC0:
             return payload
+        need = 2 + ((2 if payload[2] & 0x80 else 1) if b1 & 0x80 else 0) + (1 if b1 & 0x40 else 0)
+        if n < need:
+            return payload  # truncated descriptor: forward untouched, keep the mapping as it was
         pos = 2
         head = payload[:2]
         pid_bytes = b""
@@ -122,8 +125,6 @@ class Vp8Rewriter:
                 pid_bytes = bytes(((out >> 8) | 0x80, out & 0xFF))
         tl0_bytes = b""
         if b1 & 0x40:
-            if pos >= n:
-                return payload
             in_tl0 = payload[pos]
             pos += 1
             if self._sync:

@@ -233,14 +233,14 @@ class Producer:
             return
         now = time.time()
         ast = abs_send_time(now)
-        try:
-            for consumer in self._targets:
+        for consumer in self._targets:
+            try:  # one consumer's failure never costs the later consumers this packet
                 if consumer.source is self:  # may have been re-pointed meanwhile
                     consumer.forward(packet, now, ast)
                 elif consumer.next_source is self:
                     consumer.switch_on(packet, now, ast)
-        except Exception:  # never let a forwarding bug break the transport
-            log_once("producer-forward", "forwarding failed")
+            except Exception:  # never let a forwarding bug break the transport
+                log_once("producer-forward", "forwarding failed")
 
     def active(self, now: float) -> bool:
         """Media within the last ``WAKE_IDLE_S`` (a layer that is turned on)."""

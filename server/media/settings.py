@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from signaling.messages import MAX_SDP_BYTES
+
 
 @dataclass
 class MediaSettings:
@@ -42,4 +44,4 @@ class MediaSettings:
     #: and a technician dashboard, whatever the number of points (config media.tile_slots).
     tile_slots: int = 25
     #: Largest client SDP accepted (bytes).
-    max_sdp_bytes: int = 131072
+    max_sdp_bytes: int = MAX_SDP_BYTES

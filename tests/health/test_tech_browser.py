@@ -40,9 +40,9 @@ async def test_dashboard_tiles_alerts_detail_and_message(server, connect, chromi
     page = await new_page(chromium, server.page_url("tech"))
     # every point (hall + districts) has a tile, offline ones rated down, in Vietnamese
     await page.wait_for_function(
-        f"document.querySelectorAll('#tech-tiles .tt').length >= {len(points) + 1}", timeout=15000)
+        f"() => document.querySelectorAll('#tech-tiles .tt').length >= {len(points) + 1}", timeout=15000)
     await page.wait_for_function(
-        "document.querySelector('#tech-tiles .tt')?.dataset.rating === 'down'", timeout=10000)
+        "() => document.querySelector('#tech-tiles .tt')?.dataset.rating === 'down'", timeout=10000)
     first = page.locator("#tech-tiles .tt").first
     assert "Mất kết nối" in await first.locator(".tt-badge").inner_text()
     assert "ngoại tuyến" in await first.locator(".tt-reason").inner_text()
@@ -53,7 +53,7 @@ async def test_dashboard_tiles_alerts_detail_and_message(server, connect, chromi
     task = asyncio.create_task(report_every_second(client, GOOD_REPORT, stop))
     try:
         await page.wait_for_function(
-            f"document.querySelector('#tech-tiles .tt[data-point=\"{district}\"]')?.dataset.rating === 'good'",
+            f"() => document.querySelector('#tech-tiles .tt[data-point=\"{district}\"]')?.dataset.rating === 'good'",
             timeout=25000)
         t = await tile(page, district)
         text = await t.inner_text()
@@ -69,10 +69,10 @@ async def test_dashboard_tiles_alerts_detail_and_message(server, connect, chromi
         stop = asyncio.Event()
         task = asyncio.create_task(report_every_second(client, slow, stop))
         await page.wait_for_function(
-            f"document.querySelector('#tech-tiles .tt[data-point=\"{district}\"]')?.dataset.rating === 'poor'",
+            f"() => document.querySelector('#tech-tiles .tt[data-point=\"{district}\"]')?.dataset.rating === 'poor'",
             timeout=15000)
         assert "khung/giây" in await t.locator(".tt-reason").inner_text()
-        await page.wait_for_function(f"(window.dewan.view.beeps || 0) > {beeps}", timeout=5000)
+        await page.wait_for_function(f"() => (window.dewan.view.beeps || 0) > {beeps}", timeout=5000)
         row = page.locator(f'#tech-alerts .alert.open[data-point="{district}"]')
         await row.wait_for(timeout=5000)
 
@@ -80,10 +80,10 @@ async def test_dashboard_tiles_alerts_detail_and_message(server, connect, chromi
         await t.click()
         await page.locator("#tech-detail").wait_for(state="visible")
         await page.wait_for_function(
-            "[...document.querySelectorAll('#detail-charts .chart[data-series=\"rtt_ms\"] path')]"
+            "() => [...document.querySelectorAll('#detail-charts .chart[data-series=\"rtt_ms\"] path')]"
             ".some((p) => (p.getAttribute('d') || '').startsWith('M'))", timeout=10000)
         await page.wait_for_function(
-            "document.querySelectorAll('#detail-incidents li').length > 0", timeout=15000)
+            "() => document.querySelectorAll('#detail-incidents li').length > 0", timeout=15000)
 
         # a message to the point
         await page.fill("#msg-text", "Chuyển sang mạng có dây")
@@ -98,7 +98,7 @@ async def test_dashboard_tiles_alerts_detail_and_message(server, connect, chromi
     # the point drops: down, offline
     await client.close()
     await page.wait_for_function(
-        f"document.querySelector('#tech-tiles .tt[data-point=\"{district}\"]')?.dataset.rating === 'down'",
+        f"() => document.querySelector('#tech-tiles .tt[data-point=\"{district}\"]')?.dataset.rating === 'down'",
         timeout=10000)
     assert await page.evaluate("document.title.startsWith('(')")
 
@@ -106,7 +106,7 @@ async def test_dashboard_tiles_alerts_detail_and_message(server, connect, chromi
 async def test_dashboard_in_english(server, chromium):
     page = await new_page(chromium, server.page_url("tech", lang="en"))
     await page.wait_for_function(
-        "document.querySelector('#tech-tiles .tt')?.dataset.rating === 'down'", timeout=15000)
+        "() => document.querySelector('#tech-tiles .tt')?.dataset.rating === 'down'", timeout=15000)
     assert "Down" in await page.locator("#tech-tiles .tt .tt-badge").first.inner_text()
     assert "Alerts" in await page.locator(".tech-alerts-panel h2").inner_text()
 
@@ -115,7 +115,7 @@ async def test_precheck_devices_and_verdict(server, chromium):
     point = list(server.links["points"])[1]
     page = await new_page(chromium, server.page_url(point).replace("/j/", "/j/", 1) + "/check")
     await page.wait_for_function(
-        "document.querySelector('#verdict').dataset.verdict !== 'checking'", timeout=40000)
+        "() => document.querySelector('#verdict').dataset.verdict !== 'checking'", timeout=40000)
     assert await page.locator("#check-camera").get_attribute("data-status") == "ok"
     assert await page.locator("#check-mic").get_attribute("data-status") in ("ok", "warn")
     verdict = await page.locator("#verdict").get_attribute("data-verdict")
@@ -129,12 +129,12 @@ async def test_preview_shows_a_publishing_point(server, chromium):
     tech = await new_page(chromium, server.page_url("tech"))
     # the point's own page publishes and reports: its tile gets real relay figures
     await tech.wait_for_function(
-        f"window.dewan.view.health?.points?.['{point}']?.figures?.packets_up > 0", timeout=30000)
+        f"() => window.dewan.view.health?.points?.['{point}']?.figures?.packets_up > 0", timeout=30000)
     await tech.locator(f'#tech-tiles .tt[data-point="{point}"]').click()
     await tech.click("#btn-preview")
     await tech.locator("#preview-box").wait_for(state="visible", timeout=15000)
     await tech.wait_for_function(
-        "document.querySelector('#preview-video').videoWidth > 0", timeout=20000)
+        "() => document.querySelector('#preview-video').videoWidth > 0", timeout=20000)
     stats = await tech.evaluate("window.dewan.rtc.stats()")
     assert stats["preview"]["video"]["framesDecoded"] > 0
     await kiosk.close()
@@ -147,7 +147,7 @@ async def test_precheck_link_test_through_the_relay_beside_a_running_kiosk(serve
     tech = await connect("tech")
     page = await new_page(chromium, server.page_url(point) + "/check?lang=en")
     await page.wait_for_function(
-        "document.querySelector('#verdict').dataset.verdict !== 'checking'", timeout=60000)
+        "() => document.querySelector('#verdict').dataset.verdict !== 'checking'", timeout=60000)
     notice = await tech.wait_for("notice", lambda n: n["type"] == "precheck", timeout=10)
     result = notice["result"]
     assert notice["point"] == point and result["link"] == "done", result
@@ -168,10 +168,10 @@ async def test_dashboard_shows_a_joined_points_fps_and_bitrate_within_10_s(serve
     point = list(server.links["points"])[4]
     tech = await new_page(chromium, server.page_url("tech"))
     kiosk = await new_page(chromium, server.page_url(point) + "?video=320x180@15")
-    await kiosk.wait_for_function("window.dewan.rtc.pc?.connectionState === 'connected'", timeout=30000)
+    await kiosk.wait_for_function("() => window.dewan.rtc.pc?.connectionState === 'connected'", timeout=30000)
     joined = time.monotonic()
     await tech.wait_for_function(
-        f"(f => f && f.fps > 0 && f.bitrate_up_kbps > 0)(window.dewan.view.health?.points?.['{point}']?.figures)",
+        f"() => (f => f && f.fps > 0 && f.bitrate_up_kbps > 0)(window.dewan.view.health?.points?.['{point}']?.figures)",
         timeout=10000)
     took = time.monotonic() - joined
     text = await tech.locator(f'#tech-tiles .tt[data-point="{point}"]').inner_text()

@@ -223,7 +223,7 @@ async def test_bad_answers_are_rejected_cleanly(conference):
     no_vp8 = re.sub(r"VP8/90000", "H264/90000", good)
     no_opus = good.replace("opus/48000/2", "PCMU/8000")
     cases = ["", "hello", "v=0\r\nm=garbage\r\n", offer, no_vp8, no_opus,
-             good + "a=x:" + "y" * 200_000, good.split("m=video")[0]]
+             good + "a=x:" + "y" * 300_000, good.split("m=video")[0]]
     for bad in cases:
         with pytest.raises(MediaError) as err:
             await router.accept_answer("s-vinh", bad)

@@ -24,17 +24,17 @@ def free_port() -> int:
 
 class DewanServer:
     def __init__(self, state_dir: Path, config: Path | None = None, env: dict | None = None,
-                 wrap: list[str] | None = None) -> None:
+                 wrap: list[str] | None = None, log_path: Path | None = None) -> None:
         self.state_dir = Path(state_dir)
+        self.wrap = wrap or []  # a command prefix, e.g. nsenter into a mount namespace
         self.config = config
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DEWAN_MEDIA_ICE_HOST_ADDRESSES": "127.0.0.1",
                     "DEWAN_SERVER_LOG_LEVEL": "info", **(env or {})}
         self.proc: subprocess.Popen | None = None
-        self.log_path = self.state_dir / "server.log"
+        self.log_path = log_path or self.state_dir / "server.log"
         self._links: dict | None = None
-        self.wrap = wrap or []  # a command the server runs under (e.g. unshare: its own mounts)
 
     def _args(self) -> list[str]:
         args = ["--state-dir", str(self.state_dir)]
@@ -75,7 +75,7 @@ class DewanServer:
     cwd = ROOT
 
     def cli_args(self, *args: str) -> list[str]:
-        return [*DEWAN, *args, *self._args()]
+        return [*self.wrap, *DEWAN, *args, *self._args()]
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(self.cli_args(*args), cwd=ROOT, env=self.env,

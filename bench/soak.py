@@ -1,0 +1,175 @@
+"""Soak: the whole app (create_app with the journaled store) hosts the hall and 21 simulated
+points (bench/loadgen.py: real aiortc peers, VP8 + Opus replayed) for 30 minutes; the floor
+moves to the next point every 20 s (granted through the domain, so journaled and broadcast),
+and one point drops and rejoins its media every 60 s (a new peer connection, the old one
+torn down). Every 10 s the process's RSS, CPU time, asyncio tasks and open file descriptors
+are sampled; the result is the least-squares slope per hour of each, and first/last values.
+
+    .venv/bin/python -m bench.soak                    # 30 min
+    .venv/bin/python -m bench.soak --minutes 5
+
+Writes bench/results/soak.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from bench.hub import HOST, RESULTS, LoadGenProcess, join, rss_mb, wait_connected
+from server.app import create_app
+from server.settings import load_settings
+from signaling import conference as conference_ops
+from signaling import floor
+
+
+def slope_per_hour(samples: list[tuple[float, float]]) -> float:
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mt = sum(t for t, _ in samples) / n
+    mv = sum(v for _, v in samples) / n
+    den = sum((t - mt) ** 2 for t, _ in samples) or 1.0
+    return sum((t - mt) * (v - mv) for t, v in samples) / den * 3600
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def soak(args, state_dir: Path) -> dict:
+    settings = load_settings(None, {"server.state_dir": str(state_dir), "server.http": True, "server.host": HOST,
+                                    "server.port": 0, "server.log_level": "warning",
+                                    "media.ice_host_addresses": [HOST]})
+    app = create_app(settings)
+    ctx = app["ctx"]
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, HOST, 0).start()
+    router, hub = ctx.router, ctx.hub
+    peer_events: dict[str, int] = {}
+
+    def on_media_event(name: str, payload: dict) -> None:
+        if name == "peer_state":
+            key = f"{payload['state']}"
+            peer_events[key] = peer_events.get(key, 0) + 1
+            if args.verbose and payload["state"] in ("failed", "closed"):
+                print("peer", round(time.monotonic(), 1), payload, flush=True)
+
+    router._on_event = on_media_event
+    hall = ctx.points.hall.id
+    districts = [p.id for p in ctx.points.districts][: args.points]
+    gen = await LoadGenProcess.start()
+    samples: dict[str, list[tuple[float, float]]] = {"rss_mb": [], "cpu_core_fraction": [], "tasks": [], "fds": [], "peers": []}
+    floor_changes = rejoins = recoveries = 0
+    try:
+        await join(gen, router, "hall-station", "hall", hall, video="hall", audio=True)
+        for pid in districts:
+            await join(gen, router, f"st-{pid}", "point", pid, video="point", audio=True)
+        await join(gen, router, "chair-console", "chair", None)
+        await wait_connected(router)
+        now = time.time()
+        await hub.execute(lambda c: conference_ops.open_conference(c, "soak", "chair:chair"))
+        for pid in districts:
+            await hub.execute(lambda c, p=pid: floor.point_joined(c, p, now))
+        if args.verbose:
+            print("joined", round(time.monotonic(), 1), len(router.peers), flush=True)
+        await asyncio.sleep(5)  # warm-up: key frames, caches filled
+        t0 = time.monotonic()
+        if args.verbose:
+            print("t0", round(t0, 1), len(router.peers), flush=True)
+        cpu_prev, t_prev = time.process_time(), t0
+        next_floor = next_sample = t0
+        next_rejoin = t0 + 60
+        k = 0
+        while (now_m := time.monotonic()) - t0 < args.minutes * 60:
+            if now_m >= next_floor:
+                holder = districts[k % len(districts)]
+                k += 1
+                ts = time.time()
+                await hub.execute(lambda c, p=holder: floor.request(c, p, None, ts))
+                await hub.execute(lambda c, p=holder: floor.grant(c, p, 600, time.time(), hub.policy,
+                                                                  "chair:chair", set(districts)))
+                floor_changes += 1
+                if args.verbose:
+                    print("floor", round(time.monotonic(), 1), holder, len(router.peers), flush=True)
+                next_floor += args.floor_every_s
+            if now_m >= next_rejoin:
+                pid = districts[(k + 7) % len(districts)]
+                await gen.call(op="drop", id=f"st-{pid}")
+                await join(gen, router, f"st-{pid}", "point", pid, video="point", audio=True)
+                rejoins += 1
+                next_rejoin += 60
+            for pid in [hall, *districts]:  # a participant whose connection closed rejoins, as a page does
+                name = "hall-station" if pid == hall else f"st-{pid}"
+                if name not in router.peers:
+                    await gen.call(op="drop", id=name)
+                    await join(gen, router, name, "hall" if pid == hall else "point", pid, video=(
+                        "hall" if pid == hall else "point"), audio=True)
+                    recoveries += 1
+            if now_m >= next_sample:
+                cpu = time.process_time()
+                t = now_m - t0
+                if now_m - t_prev > 1:  # (not at t = 0)
+                    samples["cpu_core_fraction"].append((t, (cpu - cpu_prev) / (now_m - t_prev)))
+                cpu_prev, t_prev = cpu, now_m
+                samples["rss_mb"].append((t, rss_mb()))
+                samples["tasks"].append((t, len(asyncio.all_tasks())))
+                samples["fds"].append((t, open_fds()))
+                samples["peers"].append((t, len(router.peers)))
+                next_sample += 10
+                if args.verbose:
+                    print(json.dumps({k2: v[-1] for k2, v in samples.items() if v}), flush=True)
+            await asyncio.sleep(0.5)
+        stats = await gen.call(op="stats")
+        alive = {"peers_at_end": len(router.peers), "producers_at_end": len(router.producers)}
+    finally:
+        ids = list(router.peers)
+        await runner.cleanup()
+        await gen.call(op="close", ids=ids)
+        await gen.stop()
+    # the first minute (caches, key frames, first rejoin) is warm-up for the slopes
+    steady = {k: [s for s in v if s[0] >= 60] or v for k, v in samples.items()}
+    return {
+        "minutes": args.minutes, "points": len(districts), "floor_changes": floor_changes, "rejoins": rejoins,
+        "recoveries_after_a_closed_connection": recoveries,
+        **{f"{k}_slope_per_hour": round(slope_per_hour(v), 3) for k, v in steady.items()},
+        **{f"{k}_first_last": [round(v[0][1], 2), round(v[-1][1], 2)] for k, v in samples.items() if v},
+        "tasks_max": max(v for _, v in samples["tasks"]), "fds_max": max(v for _, v in samples["fds"]),
+        **alive, "peer_state_changes": peer_events,
+        "loadgen_streams": stats.get("streams"), "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+async def main(args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        result = await soak(args, Path(tmp) / "state")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--points", type=int, default=21)
+    parser.add_argument("--floor-every-s", type=float, default=20.0)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    import uvloop
+
+    uvloop.install()
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    cli()
