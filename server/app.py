@@ -8,7 +8,6 @@ import logging
 import time
 from pathlib import Path
 
-import socketio
 from aiohttp import web
 
 from signaling.messages import MAX_EVENT_BYTES

@@ -10,7 +10,7 @@ import time
 from aiohttp import web
 
 from signaling import messages as m
-from signaling.errors import DewanError, NotFound, Unavailable
+from signaling.errors import NotFound, Unavailable
 from signaling.events import Draft, Event
 from signaling.roles import STATION_ROLES
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from signaling.errors import DewanError
+
 from .i18n import Catalogs
 
 ROOT = Path(__file__).resolve().parent.parent
