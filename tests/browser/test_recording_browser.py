@@ -3,6 +3,8 @@ chair stops; the technician exports the session from the dashboard, watches its 
 gets a signed link; the floor WebM behind it decodes with PyAV."""
 
 import io
+import json
+import time
 import urllib.request
 
 import av
@@ -29,6 +31,11 @@ async def test_chair_records_point_sees_it_technician_exports(open_page, server)
     await chair.wait_for_selector("#rec-indicator:visible")
     await chair.wait_for_selector("#btn-record-stop:visible")
     await chair.wait_for_timeout(2500)
+    # on a loaded machine the floor's first key frame can be late: stop once the relay has
+    # forwarded 40 floor frames to the recorder (its own count, in segment.json)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and floor_frames(server) < 40:
+        await chair.wait_for_timeout(500)
     await chair.click("#btn-record-stop")
     await point.wait_for_selector("#rec-indicator", state="hidden", timeout=5000)
     await chair.wait_for_selector("#btn-record:visible")
@@ -46,3 +53,15 @@ async def test_chair_records_point_sees_it_technician_exports(open_page, server)
     with av.open(io.BytesIO(data)) as c:
         frames = sum(1 for _ in c.decode(c.streams.video[0]))
     assert frames > 30
+
+
+def floor_frames(server) -> int:
+    for segment in (server.state_dir / "recordings").glob("*/seg-*/segment.json"):
+        try:
+            tracks = json.loads(segment.read_text()).get("tracks", [])
+        except ValueError:
+            continue  # being rewritten
+        for track in tracks:
+            if track["slot"] == "floor.video":
+                return track.get("frames_forwarded", 0)
+    return 0
