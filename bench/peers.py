@@ -36,6 +36,7 @@ import aiohttp
 
 from bench.hub import LoadGenProcess, join, rss_mb, wait_connected
 from bench.janus import ROOM, JanusError, JanusProcess, JanusSession
+from bench.record import hub_router
 from server.media import MediaSettings, Router
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -104,15 +105,8 @@ async def dewan(gen: LoadGenProcess, scenario: str, n: int, args) -> dict:
         await join(gen, router, "hall", "hall", "hall", video="hall", audio=False)
         for i in range(n):
             await join(gen, router, f"s{i}", "observer", None)
-    else:
-        point_ids = [f"p{i:02d}" for i in range(n)]
-        router = Router("bench", "hall", ["hall", *point_ids],
-                        MediaSettings(ice_host_addresses=[HOST]))
-        await join(gen, router, "hall", "hall", "hall", video="hall", audio=True)
-        for pid in point_ids:
-            await join(gen, router, pid, "point", pid, video="point", audio=True)
-        await join(gen, router, "chair", "chair", None)
-        router.set_floor(point_ids[0])
+    else:  # the hub as bench.hub runs it, one video layer per publisher (as in Janus)
+        router = await hub_router(gen, n, HOST, settle_s=0)
     await wait_connected(router)
     consumers = [c for p in router.peers.values() for c in p.consumers.values()
                  if c.source is not None]

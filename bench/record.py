@@ -74,18 +74,19 @@ def valid(pair: dict) -> bool:
         and len(on["recording"]["segments"][0]["tracks"]) == 4
 
 
-async def hub_router(gen: LoadGenProcess, points: int) -> Router:
-    """The hub scenario's peers (as bench.hub), connected and settled."""
+async def hub_router(gen: LoadGenProcess, points: int, host: str = HOST,
+                     settle_s: float = 3.0) -> Router:
+    """The hub scenario's peers (as bench.hub, one video layer each), connected and settled."""
     point_ids = [f"p{i:02d}" for i in range(points)]
     router = Router("bench", "hall", ["hall", *point_ids],
-                    MediaSettings(ice_host_addresses=[HOST]))
+                    MediaSettings(ice_host_addresses=[host]))
     await join(gen, router, "hall", "hall", "hall", video="hall", audio=True)
     for pid in point_ids:
         await join(gen, router, pid, "point", pid, video="point", audio=True)
     await join(gen, router, "chair", "chair", None)
     router.set_floor(point_ids[0])
     await wait_connected(router)
-    await asyncio.sleep(3)
+    await asyncio.sleep(settle_s)
     return router
 
 
