@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bench.hub import HOST, RESULTS, LatencyProbe, LoadGenProcess, join, measure_window, wait_connected
+from bench.hub import HOST, RESULTS, LatencyProbe, LoadGenProcess, join_stations, measure_window
 from server.app import create_app
 from server.settings import load_settings
 from signaling import conference as conference_ops
@@ -125,11 +125,7 @@ async def run(args, burst: bool, state_dir: Path) -> dict:
     chair_proc = None
     counter = {"alerts": 0}
     try:
-        await join(gen, router, "hall-station", "hall", hall, video="hall", audio=True)
-        for pid in districts:
-            await join(gen, router, f"st-{pid}", "point", pid, video="point", audio=True)
-        await join(gen, router, "chair-console", "chair", None)
-        await wait_connected(router)
+        await join_stations(gen, router, hall, districts)
         holder = districts[0]
         now = time.time()
         await ctx.hub.execute(lambda c: conference_ops.open_conference(c, "bench", "chair:chair"))

@@ -143,6 +143,15 @@ async def join(gen: LoadGenProcess, router: Router, pid: str, kind: str, point,
     await router.accept_answer(pid, reply["sdp"])
 
 
+async def join_stations(gen: LoadGenProcess, router: Router, hall: str, districts: list[str]) -> None:
+    """A whole-app bench's hall station, points and chair console, connected."""
+    await join(gen, router, "hall-station", "hall", hall, video="hall", audio=True)
+    for pid in districts:
+        await join(gen, router, f"st-{pid}", "point", pid, video="point", audio=True)
+    await join(gen, router, "chair-console", "chair", None)
+    await wait_connected(router)
+
+
 async def wait_connected(router: Router, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while any(p.state != "connected" for p in router.peers.values()):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bench.hub import HOST, RESULTS, LoadGenProcess, join, rss_mb, wait_connected
+from bench.hub import HOST, RESULTS, LoadGenProcess, join, join_stations, rss_mb
 from server.app import create_app
 from server.settings import load_settings
 from signaling import conference as conference_ops
@@ -70,11 +70,7 @@ async def soak(args, state_dir: Path) -> dict:
     samples: dict[str, list[tuple[float, float]]] = {"rss_mb": [], "cpu_core_fraction": [], "tasks": [], "fds": [], "peers": []}
     floor_changes = rejoins = recoveries = 0
     try:
-        await join(gen, router, "hall-station", "hall", hall, video="hall", audio=True)
-        for pid in districts:
-            await join(gen, router, f"st-{pid}", "point", pid, video="point", audio=True)
-        await join(gen, router, "chair-console", "chair", None)
-        await wait_connected(router)
+        await join_stations(gen, router, hall, districts)
         now = time.time()
         await hub.execute(lambda c: conference_ops.open_conference(c, "soak", "chair:chair"))
         for pid in districts:
