@@ -20,6 +20,7 @@ const CONNECT_TIMEOUT_MS = 15000;
 const DISCONNECTED_GRACE_MS = 3000;
 const STATS_INTERVAL_MS = 2000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+const HIGH_LAYER_RAMP_MS = 3000;
 
 // What each page kind publishes and how (the m-line order is in server/media/__init__.py).
 export const CAMERA = {
@@ -324,9 +325,24 @@ export class MediaClient extends EventTarget {
       const p = sender.getParameters();
       if (!p.encodings?.length) return;
       p.encodings[0].active = on;
+      // An encoder started while the connection's estimate still covers only the low layer
+      // would start at a lower resolution (libwebrtc's initial frame dropper) and stay
+      // there for many seconds: hold the resolution while the estimate ramps up (~1 s),
+      // then let it adapt to the uplink again.
+      if (on) p.degradationPreference = "maintain-resolution";
       await sender.setParameters(p);
+      if (on) setTimeout(() => this._adaptHighLayer(sender), HIGH_LAYER_RAMP_MS);
     } catch (err) { console.warn("dewan rtc: high layer", err?.message || err); }
     this.dispatchEvent(new CustomEvent("layer", { detail: { high: on } }));
+  }
+
+  async _adaptHighLayer(sender) {
+    if (!this.highOn || sender !== this.publishers.video) return;
+    try {
+      const p = sender.getParameters();
+      p.degradationPreference = "balanced";
+      await sender.setParameters(p);
+    } catch (err) { console.warn("dewan rtc: high layer", err?.message || err); }
   }
 
   // Complete gathering, or RELAY_GRACE_MS after the first relay candidate, or the cap:
