@@ -26,7 +26,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.hub import HOST, RESULTS, LatencyProbe, LoadGenProcess, join_stations, measure_window
-from server.app import create_app
+from server.app import CTX, create_app
 from server.settings import load_settings
 from signaling import conference as conference_ops
 from signaling import floor
@@ -112,7 +112,7 @@ async def run(args, burst: bool, state_dir: Path) -> dict:
                                     "security.events_per_s": 50, "security.events_burst": 100,
                                     "media.ice_host_addresses": [HOST]})
     app = create_app(settings)
-    ctx = app["ctx"]
+    ctx = app[CTX]
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, HOST, 0)

@@ -24,7 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.hub import HOST, RESULTS, LoadGenProcess, join, join_stations, rss_mb
-from server.app import create_app
+from server.app import CTX, create_app
 from server.settings import load_settings
 from signaling import conference as conference_ops
 from signaling import floor
@@ -49,7 +49,7 @@ async def soak(args, state_dir: Path) -> dict:
                                     "server.port": 0, "server.log_level": "warning",
                                     "media.ice_host_addresses": [HOST]})
     app = create_app(settings)
-    ctx = app["ctx"]
+    ctx = app[CTX]
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, 0).start()

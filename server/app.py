@@ -170,11 +170,15 @@ def persistence_problem(config: dict[str, str]) -> str | None:
             "conference; run it with --appendonly yes --appendfsync everysec (see README)")
 
 
+#: the app's AppContext (``app[CTX]``)
+CTX = web.AppKey("ctx", object)
+
+
 def create_app(settings: Settings, points: PointDirectory | None = None) -> web.Application:
     check_vendor()
     ctx = AppContext(settings, points)
     app = web.Application(client_max_size=MAX_EVENT_BYTES, middlewares=[security_headers(ctx), guard(ctx)])
-    app["ctx"] = ctx
+    app[CTX] = ctx
     ctx.sio.attach(app, socketio_path="socket.io")
     ctx.pages.routes(app)
     RecordingRoutes(ctx).routes(app)

@@ -31,7 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging(settings.server.log_level, settings.server.log_json)
     from aiohttp import web
 
-    from .app import create_app
+    from .app import CTX, create_app
     from .pages import MissingVendorFiles
     from .tls import ensure_self_signed, server_context
 
@@ -40,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (MissingVendorFiles, PointsConfigError, JournalDamaged) as exc:
         print(f"dewan: {exc}", file=sys.stderr)
         return 2
-    ctx = app["ctx"]
+    ctx = app[CTX]
     ssl_context = None
     if not settings.server.http:
         if settings.server.tls_cert and settings.server.tls_key:

@@ -53,7 +53,6 @@ class ConfNamespace(socketio.AsyncNamespace):
         self.max_per_token = sec.max_connections_per_token
         self.refusal_log = LogBudget(lines=sec.refusal_log_lines, window_s=10.0)
         self.connect_log = LogBudget(lines=sec.refusal_log_lines, window_s=10.0)
-        self._signer_checked_at = 0.0
         # event name -> handler; the permission comes from signaling.protocol
         self.handlers: dict[str, Handler] = {
             "conference:open": self.conference_open,
@@ -134,10 +133,7 @@ class ConfNamespace(socketio.AsyncNamespace):
     def _check_still_valid(self, session: Session) -> None:
         """A link revoked (`dewan links --rotate`) or expired while connected stops working."""
         ident = session.identity
-        now = time.monotonic()
-        if now - self._signer_checked_at >= 1.0:
-            self._signer_checked_at = now
-            self.refresh_signer()
+        self.refresh_signer()  # one stat() of the generations file: a rotation counts at once
         refusal = None
         if ident.expires_at is not None and time.time() > ident.expires_at:
             refusal = Unauthorized("This link has expired; ask the technicians for a new one.", key="link_expired")
