@@ -42,6 +42,8 @@ HOST = "127.0.0.1"
 #: per connection, as before media.udp_port)
 UDP_MODES = {"shared": {}, "per-peer": {"udp_port": None}}
 UDP_MODE = "shared"
+#: --points N starts ceil(N / this) load generator processes (--loadgens to choose)
+PEERS_PER_LOADGEN = 45
 
 
 def rss_mb() -> float:
@@ -88,6 +90,44 @@ class LoadGenProcess:
             await asyncio.wait_for(self.proc.wait(), 10)
         except (asyncio.TimeoutError, ConnectionError):
             self.proc.kill()
+
+
+class LoadGenPool:
+    """Several load generator processes behind one ``call`` (one event loop drives ~40 peers
+    in time: with 130 points one process answers ICE consent checks too late and its peers
+    close). A peer lives in the process with the fewest peers; stats are summed (``cpu_s``
+    too: the pool's CPU); reset, close and stop go to every process."""
+
+    SUMMED = ("streams", "received", "expected", "bytes", "sent_frames", "cpu_s")
+
+    def __init__(self, gens: list[LoadGenProcess]) -> None:
+        self.gens = gens
+        self.home: dict[str, LoadGenProcess] = {}
+
+    @classmethod
+    async def start(cls, processes: int, **kw) -> "LoadGenPool":
+        return cls(list(await asyncio.gather(*(LoadGenProcess.start(**kw) for _ in range(processes)))))
+
+    async def call(self, **msg) -> dict:
+        op = msg["op"]
+        if op == "peer":
+            load = {id(g): 0 for g in self.gens}
+            for g in self.home.values():
+                load[id(g)] += 1
+            gen = self.home[msg["id"]] = min(self.gens, key=lambda g: load[id(g)])
+            return await gen.call(**msg)
+        if op == "drop":
+            return await self.home.pop(msg["id"]).call(**msg)
+        replies = await asyncio.gather(*(g.call(**msg) for g in self.gens))
+        if op == "close":
+            for pid in msg["ids"]:
+                self.home.pop(pid, None)
+        if op == "stats":
+            return {"op": "stats", **{k: sum(r.get(k, 0) for r in replies) for k in self.SUMMED}}
+        return replies[0]
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(g.stop() for g in self.gens))
 
 
 class LatencyProbe:
@@ -326,7 +366,8 @@ GROWTH_KEYS = ("relay_cpu_core_fraction", "forwarded_pps", "received_pps",
 
 
 async def main(args) -> dict:
-    gen = await LoadGenProcess.start()
+    processes = args.loadgens or max(1, -(-args.points // PEERS_PER_LOADGEN))
+    gen = await (LoadGenPool.start(processes) if processes > 1 else LoadGenProcess.start())
     sweep = {}
     try:
         for n in sweep_sizes(args.points):
@@ -405,6 +446,8 @@ def cli() -> None:
                         help="instead: hub windows without and with the recorder, back to back "
                              "(--pairs), then the export of a recording (bench/record.py)")
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--loadgens", type=int, default=0,
+                        help=f"load generator processes (default: one per {PEERS_PER_LOADGEN} points)")
     parser.add_argument("--udp", choices=list(UDP_MODES), default="shared",
                         help="relay sockets: one shared port (as served) or one per peer (as before)")
     args = parser.parse_args()

@@ -71,8 +71,20 @@ class Ownership:
         """Instances whose beat is younger than `slack` x the lease TTL (and this one)."""
         alive = await self.registry.alive(time.time(), self.ttl_s * slack)
         if slack == 1.0:
+            before = self.urls()
             self.processes = alive
+            if self.urls() != before:
+                await self._tell_pages()
         return set(alive) | {self.instance}
+
+    async def _tell_pages(self) -> None:
+        """A process came or went: this process's pages learn the list (`processes` event), so
+        a page loaded before another process started can still find it after a kill -9."""
+        try:
+            await self.ctx.hub.sio.emit("processes", {"processes": self.urls()},
+                                        namespace=NAMESPACE, ignore_queue=True)
+        except Exception:
+            log.exception("telling the pages the processes failed")
 
     async def owner_endpoint(self, request: web.Request) -> web.Response:
         """GET /owner (any origin): where a page finds the media owner after its process died."""

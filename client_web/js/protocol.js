@@ -8,12 +8,13 @@ export function readConfig() {
 
 const ACK_TIMEOUT_MS = 10000;
 const SERVER_EVENTS = ["state", "conference", "queue", "floor", "roster", "recording", "health",
-  "message", "notice", "log", "rtc:offer", "tiles", "layers", "error"];
+  "message", "notice", "log", "rtc:offer", "tiles", "layers", "processes", "error"];
 
 // Several processes (--redis): the page talks to the process that hosts the media. When its
 // socket drops (the process died, or it gave the media away and dropped us) the page asks the
 // processes it knows (GET /owner, the current one first) where the owner is and connects there
-// by itself; "reconnecting" meanwhile. The list comes with the page and with every `state`.
+// by itself; "reconnecting" meanwhile. The list comes with the page, with every `state`, and
+// with a `processes` event whenever a process starts or stops.
 const RETRY_MS = [250, 500, 1000];
 const OWNER_TIMEOUT_MS = 1500;
 
@@ -119,7 +120,7 @@ export class Connection extends EventTarget {
     } else if (name === "error" && data?.error === "unauthorized") {
       this._stop("refused", { message: data.message, key: data.key });   // the link was revoked
     }
-    if (name === "state") this._learn(data?.processes);
+    if (name === "state" || name === "processes") this._learn(data?.processes);
     if (data && typeof data.server_time === "number") this._roughOffset(data.server_time);
     if (name === "state") this.state = data;
     else if (this.state && ["conference", "queue", "floor", "roster"].includes(name)) this.state[name] = data;

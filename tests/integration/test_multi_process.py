@@ -70,6 +70,18 @@ def follow_lags(server: DewanServer) -> list[float]:
                                          server.log_text())]
 
 
+PAGE_STATE = """() => ({base: window.dewan.conn.base, conn: window.dewan.conn.status,
+  rtc: window.dewan.rtc.state, pc: window.dewan.rtc.pcState, error: window.dewan.rtc.lastError,
+  generation: window.dewan.rtc.generation, processes: window.dewan.conn.processes,
+  retry: Boolean(window.dewan.conn._retry), log: window.__connlog})"""
+CONN_LOG = """() => { window.__connlog = [];
+  window.dewan.conn.addEventListener('status', (e) => window.__connlog.push(
+    [Date.now() % 100000, e.detail.status, e.detail.reason || e.detail.message || '']));
+  const find = window.dewan.conn.findOwner.bind(window.dewan.conn);
+  window.dewan.conn.findOwner = async () => { const t = await find(); window.__connlog.push([Date.now() % 100000, 'owner', t]); return t; };
+}"""
+
+
 class Cluster:
     pass
 
@@ -93,6 +105,9 @@ async def cluster(tmp_path_factory):
         c.speaker = await new_page(c.browser, c.a.page_url("vinh") + f"?{VIDEO}")
         c.listener = await new_page(c.browser, c.a.page_url("cua-lo") + f"?{VIDEO}")
         c.chair = None  # a ConfClient on B, connected by the first test
+        c.console = []  # the pages' console lines, shown when a test fails
+        for name, page in (("hall", c.hall), ("speaker", c.speaker), ("listener", c.listener)):
+            page.on("console", lambda msg, name=name: c.console.append(f"[{name}] {msg.type}: {msg.text}"))
         yield c
         for client in c.clients:
             await client.close()
@@ -189,7 +204,7 @@ async def test_a_redis_outage_refuses_changes_and_the_hall_goes_on(cluster):
     await c.listener.wait_for_function(
         "async () => { const s = (await window.dewan.rtc.stats()).floor; return s && s.video.framesDecoded > 0; }",
         timeout=10000)
-    assert await growth(c.listener, lambda p: frames(p, "floor"), 1.0) > 3
+    assert await growth(c.listener, lambda p: frames(p, "floor"), 2.0) > 3
 
 
 async def rotate(server: DewanServer, subject: str) -> float:
@@ -259,6 +274,8 @@ async def test_kill_9_of_the_owner_b_takes_over_and_the_pages_follow(cluster):
     await wait_frames(c.listener, "floor", 1)
 
     assert healthz(c.a)[1]["is_owner"]  # A owns the media until the kill
+    for page in (c.hall, c.speaker, c.listener):
+        await page.evaluate(CONN_LOG)
     log_before = len(c.b.log_text())
     c.a.stop(kill=True)
     killed = time.monotonic()
@@ -268,7 +285,12 @@ async def test_kill_9_of_the_owner_b_takes_over_and_the_pages_follow(cluster):
         timeout=30000)
     moved = time.monotonic() - killed
     while await frames(c.listener, "hall") < 1:
-        assert time.monotonic() - killed < 40, "the listener decodes nothing after the takeover"
+        if time.monotonic() - killed > 40:
+            pages = {name: await page.evaluate(PAGE_STATE) for name, page in
+                     (("hall", c.hall), ("speaker", c.speaker), ("listener", c.listener))}
+            raise AssertionError(f"the listener decodes nothing after the takeover: {pages}\n"
+                                 + "\n".join(c.console[-40:]) + "\n"
+                                 + "\n".join(c.b.log_text()[log_before:].splitlines()[-60:]))
         await asyncio.sleep(0.05)
     first_frame = time.monotonic() - killed
     decoded_at = time.time()
