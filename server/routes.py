@@ -107,16 +107,20 @@ def _refuse(ctx, request: web.Request, access: Access, status: int, message: str
     return web.Response(status=status, text=message + "\n", headers=headers)
 
 
-def content_security_policy(connect_origins: list[str]) -> str:
+def content_security_policy(connect_origins: list[str], any_port: bool = False) -> str:
     """No inline script (pages load their code from /static/js; the JSON data blocks are not
-    scripts), no framing; the socket may go to this origin and to the process hosting the
-    conference in a --redis deployment."""
+    scripts), no framing; the socket may go to this origin and to the processes of a --redis
+    deployment. With ``any_port`` (several processes) any port of those hosts is allowed: a
+    page keeps its policy for hours, and a process that starts on another port of a known
+    host after the page loaded must still be reachable when the owner dies."""
     connect = ["'self'"]
     for origin in connect_origins:
         parts = urlsplit(origin)
-        if parts.scheme in ("http", "https") and parts.netloc:
+        if parts.scheme in ("http", "https") and parts.hostname:
             ws = "wss" if parts.scheme == "https" else "ws"
-            connect += [f"{parts.scheme}://{parts.netloc}", f"{ws}://{parts.netloc}"]
+            host = parts.netloc if not any_port else (
+                f"[{parts.hostname}]:*" if ":" in parts.hostname else f"{parts.hostname}:*")
+            connect += [f"{parts.scheme}://{host}", f"{ws}://{host}"]
     return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
             "media-src 'self' blob: mediastream:; font-src 'self'; "
             f"connect-src {' '.join(dict.fromkeys(connect))}; "
@@ -145,7 +149,11 @@ def security_headers(ctx) -> web.middleware:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if (response.content_type or "").startswith("text/html"):
             # the socket and /owner may go to any process of a --redis deployment
+            several = ctx.ownership is not None
             origins = [ctx.owner_url(request), *ctx.process_urls()]
-            headers["Content-Security-Policy"] = content_security_policy([o for o in origins if o])
+            if several:
+                origins.append(f"{request.scheme}://{request.host}")
+            headers["Content-Security-Policy"] = content_security_policy(
+                [o for o in origins if o], any_port=several)
 
     return add_headers

@@ -110,6 +110,11 @@ def test_csp_connect_src_allows_the_owning_process_of_a_redis_deployment():
     csp = content_security_policy(["https://dewan-b.example:8443"])
     connect = re.search(r"connect-src ([^;]+);", csp).group(1).split()
     assert connect == ["'self'", "https://dewan-b.example:8443", "wss://dewan-b.example:8443"]
+    # several processes: a process started later on another port of a known host is allowed
+    csp = content_security_policy(["https://dewan-b.example:8443", "http://127.0.0.1:8444"], any_port=True)
+    connect = re.search(r"connect-src ([^;]+);", csp).group(1).split()
+    assert connect == ["'self'", "https://dewan-b.example:*", "wss://dewan-b.example:*",
+                       "http://127.0.0.1:*", "ws://127.0.0.1:*"]
 
 
 async def test_hsts_is_sent_under_tls(tmp_path):

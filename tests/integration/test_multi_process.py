@@ -330,8 +330,10 @@ async def test_an_owner_that_lost_its_lease_stops_at_once_and_the_pages_move(clu
     finally:
         os.kill(c.b.proc.pid, signal.SIGCONT)
     resumed = time.monotonic()
+    log_before = len(c.b.log_text())
     while "closed every peer here" not in c.b.log_text():
-        assert time.monotonic() - resumed < 5, "B went on forwarding with another process's lease"
+        assert time.monotonic() - resumed < 5, "B went on forwarding with another process's lease:\n" + \
+            "\n".join(c.b.log_text()[log_before:].splitlines()[-40:])
         await asyncio.sleep(0.1)
     stepped_down = time.monotonic() - resumed
     for page in (c.hall, c.speaker, c.listener):
