@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.browser.conftest import slot_stats, tile_slot, wait_frames, wait_media
+from tests.support.server import DewanServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
@@ -26,15 +27,34 @@ WATCH_HIGH = """() => {
 }"""
 
 
+# the seed conference's 21 districts, and the province's 130 communes and wards since July 2025
+# (ward Vinh Phú holds the floor, ward Cửa Lò listens)
+POINTS = {"21": (None, "vinh", "cua-lo"), "130": ("points-communes.toml", "vinh-phu", "cua-lo")}
+
+
+@pytest.fixture(params=list(POINTS))
+def points(request):
+    return POINTS[request.param]
+
+
+@pytest.fixture
+def server(tmp_path, points):
+    env = {"DEWAN_CONFERENCE_POINTS_FILE": points[0]} if points[0] else {}
+    srv = DewanServer(tmp_path / "state", env=env).start()
+    yield srv
+    srv.stop()
+
+
 async def height(page, stream: str) -> int:
     return ((await slot_stats(page)).get(stream, {}).get("video") or {}).get("frameHeight", 0)
 
 
-async def test_point_turns_its_high_layer_on_with_the_floor(open_page, connect):
+async def test_point_turns_its_high_layer_on_with_the_floor(open_page, connect, points):
+    _, speaker_id, listener_id = points
     chair_ctl = await connect("chair")
     assert (await chair_ctl.request("conference:open", {}))["ok"]
-    speaker = await open_page("vinh")  # 640x360 camera: high 640x360, low 320x180
-    listener = await open_page("cua-lo", "video=320x180")
+    speaker = await open_page(speaker_id)  # 640x360 camera: high 640x360, low 320x180
+    listener = await open_page(listener_id, "video=320x180")
     chair = await open_page("chair")
     for page in (speaker, listener, chair):
         await wait_media(page)
@@ -42,7 +62,7 @@ async def test_point_turns_its_high_layer_on_with_the_floor(open_page, connect):
 
     # before the floor: only the low layer goes out; the chair's tile shows it
     assert await speaker.evaluate(HIGH_ACTIVE) is False
-    tile = await tile_slot(chair, "vinh")
+    tile = await tile_slot(chair, speaker_id)
     await wait_frames(chair, tile, 10)
     assert await height(chair, tile) == 180
 
@@ -50,7 +70,7 @@ async def test_point_turns_its_high_layer_on_with_the_floor(open_page, connect):
     # (timed in the page: the floor receiver's stats every 20 ms, the first 360-line frame)
     await listener.evaluate(WATCH_HIGH)
     wall = time.time()
-    assert (await chair_ctl.request("floor:grant", {"point": "vinh"}))["ok"]
+    assert (await chair_ctl.request("floor:grant", {"point": speaker_id}))["ok"]
     await listener.wait_for_function("() => window.__high", timeout=10000)
     on_air = await listener.evaluate("() => window.__high") / 1000 - wall
     turned_on = await speaker.evaluate("() => window.dewan.rtc.highChangedAt") / 1000 - wall

@@ -2,8 +2,8 @@
 test's namespace by a veth pair (10.77.x.1 here, 10.77.x.2 there) that is capped with `tbf`
 and loses a share of UDP packets to an nftables `numgen` rule. The page reaches the server
 through two small TCP forwarders (its own 127.0.0.1:<port> -> 10.77.x.1:<port> ->
-127.0.0.1:<port>), so it is a secure context; its media goes straight to the relay over the
-veth (the relay offers 10.77.x.1 among its host addresses). Needs root (tests run as root in
+127.0.0.1:<port>), so it is a secure context; its media goes to the relay over the veth (the
+relay offers 10.77.x.1 among its host addresses), through a user-space delay when asked. Needs root (tests run as root in
 their own namespace); everything is removed on close."""
 
 from __future__ import annotations
@@ -40,6 +40,35 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])))
 """
 
 
+# User-space delay for the point's media (this kernel has no netem): inside the point's
+# namespace, nftables DNATs its UDP to the relay's port onto this shim, which sends it on to the
+# relay after half the RTT, and the relay's answers back after the other half. Conntrack puts
+# the relay's address back on the answers, so the browser's ICE sees the relay itself.
+DELAY = r"""
+import asyncio, sys
+listen, relay, up, one_way = sys.argv[1], (sys.argv[2], int(sys.argv[3])), sys.argv[4], float(sys.argv[5]) / 1000
+host, lport = listen.rsplit(":", 1)
+uhost, uport = up.rsplit(":", 1)
+async def main():
+    loop = asyncio.get_running_loop()
+    state = {"client": None}
+    class Down(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            state["client"] = addr
+            loop.call_later(one_way, up_t.sendto, data, relay)
+    class Up(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            if state["client"] is not None:
+                loop.call_later(one_way, down_t.sendto, data, state["client"])
+    down_t, _ = await loop.create_datagram_endpoint(Down, local_addr=(host, int(lport)))
+    up_t, _ = await loop.create_datagram_endpoint(Up, local_addr=(uhost, int(uport)))
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+SHIM_PORT, SHIM_UP_PORT = 47001, 47002
+
+
 def run(*cmd: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True, text=True)
 
@@ -59,7 +88,9 @@ class WeakLink:
             subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode == 0
             for tool in ("ip", "tc", "nft"))
 
-    def open(self) -> "WeakLink":
+    def open(self, rtt_ms: float = 0, relay_udp_port: int | None = None) -> "WeakLink":
+        """``rtt_ms``: media round-trip delay added in user space (needs the relay's fixed
+        ``relay_udp_port``, media.udp_port)."""
         run("ip", "netns", "add", self.ns)
         run("ip", "link", "add", self.here, "type", "veth", "peer", "name", self.there,
             "netns", self.ns)
@@ -76,6 +107,17 @@ class WeakLink:
                        "127.0.0.1", str(self.port)])
         self._forward([*inside, sys.executable, str(script), "127.0.0.1", str(self.port),
                        self.local_ip, str(self.port)])
+        if rtt_ms:
+            delay = self.dir / "delay.py"
+            delay.write_text(DELAY)
+            self._forward([*inside, sys.executable, str(delay), f"{self.remote_ip}:{SHIM_PORT}",
+                           self.local_ip, str(relay_udp_port), f"{self.remote_ip}:{SHIM_UP_PORT}",
+                           str(rtt_ms / 2)])
+            table = "dewan_delay"
+            run(*inside, "nft", "add", "table", "ip", table)
+            run(*inside, "nft", f"add chain ip {table} out {{ type nat hook output priority -100 ; }}")
+            run(*inside, "nft", f"add rule ip {table} out ip daddr {self.local_ip} udp dport {relay_udp_port} "
+                                f"udp sport != {SHIM_UP_PORT} dnat to {self.remote_ip}:{SHIM_PORT}")
         self.wrapper = self.dir / "chromium-in-netns"
         from tests.support.browser import CHROMIUM
 
