@@ -18,22 +18,22 @@ Rating of one point, at `evaluate(now)`:
   degraded -> good as a link heals), never below the current level.
 
 Reasons are dicts with a stable `code`, the `level` they cause, and `value` / `limit` where
-that makes sense, so the UI can translate them ("loss 12 % upstream"):
-offline, ice_failed, dtls_failed, connection_failed, media_silence (value s), no_media
-(value s since online), connecting, stats_stale (value s), ice_disconnected, loss_up,
-loss_down (value fraction), rtt (ms), jitter (ms, relay side), jitter_down (ms, browser
-side), fps (value fps, limit: the fps must be at least this).
+that makes sense (rating.py). The immediate ones, built here: offline, ice_failed, dtls_failed,
+connection_failed, media_silence (value s), no_media (value s since online), connecting,
+stats_stale (value s). The sampled ones are built by rating.py; one hour of history per point
+is kept by history.py.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import math
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .history import _HISTORY_MIN_STEP_S, HISTORY_SERIES, history_payload
+from .point import PointState, Sample
+from .rating import Reason, _num, _reason, _round, _worse, rate_browser, rate_server
 from .report import BrowserStatsReport
 from .thresholds import DEGRADED, DOWN, GOOD, POOR, RATINGS, HealthThresholds
 
@@ -58,111 +58,7 @@ SERVER_KEYS: tuple[str, ...] = (
 )
 _SERVER_STR_KEYS = {"ice_state", "dtls_state", "candidate_type"}
 
-HISTORY_SERIES: tuple[str, ...] = (
-    "rtt_ms",
-    "loss_up",
-    "loss_down",
-    "bitrate_up_kbps",
-    "bitrate_down_kbps",
-    "fps",
-    "jitter_ms",
-    "rating",
-)
-_HISTORY_MIN_STEP_S = 1.0  # updates closer than this are merged into one history sample
-
-Reason = dict[str, Any]
 AlertCallback = Callable[[dict[str, Any]], None]
-
-
-def _reason(code: str, level: int, value: Any = None, limit: Any = None, **extra: Any) -> Reason:
-    r: Reason = {"code": code, "level": RATINGS[level]}
-    if value is not None:
-        r["value"] = _round(value)
-    if limit is not None:
-        r["limit"] = _round(limit)
-    r.update(extra)
-    return r
-
-
-def _round(value: Any) -> Any:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return round(value, 4) if abs(value) < 10 else round(value, 1)
-    return value
-
-
-def _num(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _worse(reasons: list[Reason]) -> int:
-    return max((RATINGS.index(r["level"]) for r in reasons), default=GOOD)
-
-
-@dataclass
-class _Sample:
-    t: float
-    level: int
-    reasons: list[Reason]
-
-
-@dataclass
-class _Point:
-    point_id: str
-    history_len: int
-    incidents_len: int
-    window: int
-    online: bool | None = None
-    online_since: float | None = None
-    server: dict[str, Any] = field(default_factory=dict)
-    server_at: float | None = None
-    browser: dict[str, Any] = field(default_factory=dict)
-    browser_at: float | None = None
-    rating: int = GOOD
-    rating_since: float | None = None
-    reasons: list[Reason] = field(default_factory=list)
-    recovering: bool = False
-    rated: bool = False
-    ever_online: bool = False
-    fresh: bool = False  # take the next rating as it is (just came online)
-    last_media_at: float | None = None  # when the relay last had a packet from the point
-    browser_media_seen: bool = False  # the page reported a connected media link
-    last_seen: dict[int, float] = field(default_factory=dict)
-    last_reasons: dict[int, list[Reason]] = field(default_factory=dict)
-    alert: dict[str, Any] | None = None
-    server_samples: deque = field(init=False)
-    browser_samples: deque = field(init=False)
-    history: deque = field(init=False)
-    incidents: deque = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.server_samples = deque(maxlen=self.window)
-        self.browser_samples = deque(maxlen=self.window)
-        self.history = deque(maxlen=self.history_len)
-        self.incidents = deque(maxlen=self.incidents_len)
-
-    def seen(self, level: int, reasons: list[Reason], t: float) -> None:
-        for lvl in range(DEGRADED, level + 1):
-            if t >= self.last_seen.get(lvl, -math.inf):
-                self.last_seen[lvl] = t
-                self.last_reasons[lvl] = [r for r in reasons if RATINGS.index(r["level"]) >= lvl]
-
-    def reset_connection(self) -> None:
-        self.server = {}
-        self.server_at = None
-        self.browser = {}
-        self.browser_at = None
-        self.server_samples.clear()
-        self.browser_samples.clear()
-        self.last_media_at = None
-        self.browser_media_seen = False
 
 
 class HealthMonitor:
@@ -179,16 +75,16 @@ class HealthMonitor:
         self.history_s = float(history_s)
         # at most one sample per _HISTORY_MIN_STEP_S, plus slack: a hard bound on memory
         self._history_len = int(self.history_s / _HISTORY_MIN_STEP_S) + 8
-        self._points: dict[str, _Point] = {}
+        self._points: dict[str, PointState] = {}
         self._recent_alerts: deque[dict[str, Any]] = deque(maxlen=self.thresholds.recent_alerts)
         self._alert_ids = itertools.count(1)
         self._now: float = 0.0
 
     # ------------------------------------------------------------------ inputs
-    def _point(self, point_id: str) -> _Point:
+    def _point(self, point_id: str) -> PointState:
         p = self._points.get(point_id)
         if p is None:
-            p = _Point(
+            p = PointState(
                 point_id=point_id,
                 history_len=self._history_len,
                 incidents_len=self.thresholds.incidents_per_point,
@@ -197,7 +93,7 @@ class HealthMonitor:
             self._points[point_id] = p
         return p
 
-    def _tick(self, now: float, p: _Point | None = None) -> None:
+    def _tick(self, now: float, p: PointState | None = None) -> None:
         if now > self._now:
             self._now = now
         if p is not None and p.online is None and p.online_since is None:
@@ -254,7 +150,7 @@ class HealthMonitor:
         p.server_at = now
         if clean["media_silence_s"] is not None:
             p.last_media_at = now - max(0.0, clean["media_silence_s"])
-        reasons = self._rate_server(clean)
+        reasons = rate_server(clean, self.thresholds)
         self._add_sample(p, p.server_samples, reasons, now)
         self._record_history(p, now)
 
@@ -269,69 +165,18 @@ class HealthMonitor:
         p.browser_at = now
         if flat["connection_state"] == "connected" or flat["ice_state"] in ("connected", "completed"):
             p.browser_media_seen = True
-        reasons = self._rate_browser(flat)
+        reasons = rate_browser(flat, self.thresholds)
         self._add_sample(p, p.browser_samples, reasons, now)
         self._record_history(p, now)
 
     # ------------------------------------------------------------------ rating
-    def _limit_reasons(
-        self,
-        reasons: list[Reason],
-        code: str,
-        value: float | None,
-        degraded: float,
-        poor: float,
-        **extra: Any,
-    ) -> None:
-        if value is None:
-            return
-        if value >= poor:
-            reasons.append(_reason(code, POOR, value, poor, **extra))
-        elif value >= degraded:
-            reasons.append(_reason(code, DEGRADED, value, degraded, **extra))
-
-    def _fps_reason(self, reasons: list[Reason], fps: float | None) -> None:
-        th = self.thresholds
-        if fps is None:
-            return
-        if fps < th.poor_fps:
-            reasons.append(_reason("fps", POOR, fps, th.poor_fps))
-        elif fps < th.degraded_fps:
-            reasons.append(_reason("fps", DEGRADED, fps, th.degraded_fps))
-
-    def _rate_server(self, s: dict[str, Any]) -> list[Reason]:
-        th = self.thresholds
-        reasons: list[Reason] = []
-        self._limit_reasons(reasons, "loss_up", s["loss_up"], th.degraded_loss, th.poor_loss)
-        self._limit_reasons(reasons, "loss_down", s["loss_down"], th.degraded_loss, th.poor_loss)
-        self._limit_reasons(reasons, "rtt", s["rtt_ms"], th.degraded_rtt_ms, th.poor_rtt_ms)
-        self._limit_reasons(
-            reasons, "jitter", s["jitter_ms"], th.degraded_jitter_ms, th.poor_jitter_ms
-        )
-        self._fps_reason(reasons, s["fps_up"])
-        if s["ice_state"] == "disconnected":
-            reasons.append(_reason("ice_disconnected", POOR, source="relay"))
-        return reasons
-
-    def _rate_browser(self, b: dict[str, Any]) -> list[Reason]:
-        th = self.thresholds
-        reasons: list[Reason] = []
-        self._limit_reasons(reasons, "rtt", b["rtt_ms"], th.degraded_rtt_ms, th.poor_rtt_ms)
-        self._limit_reasons(
-            reasons, "jitter_down", b["jitter_ms"], th.degraded_jitter_ms, th.poor_jitter_ms
-        )
-        self._fps_reason(reasons, b["fps"])
-        if b["ice_state"] == "disconnected" or b["connection_state"] == "disconnected":
-            reasons.append(_reason("ice_disconnected", POOR, source="browser"))
-        return reasons
-
-    def _add_sample(self, p: _Point, samples: deque, reasons: list[Reason], now: float) -> None:
+    def _add_sample(self, p: PointState, samples: deque, reasons: list[Reason], now: float) -> None:
         level = _worse(reasons)
-        samples.append(_Sample(now, level, reasons))
+        samples.append(Sample(now, level, reasons))
         if level > GOOD:
             p.seen(level, reasons, now)
 
-    def _confirmed(self, samples: Iterable[_Sample], now: float) -> tuple[int, list[Reason]]:
+    def _confirmed(self, samples: Iterable[Sample], now: float) -> tuple[int, list[Reason]]:
         th = self.thresholds
         fresh = [s for s in samples if now - s.t <= th.sample_max_age_s]
         for level in (POOR, DEGRADED):
@@ -341,7 +186,7 @@ class HealthMonitor:
                 return level, [r for r in latest.reasons if RATINGS.index(r["level"]) >= DEGRADED]
         return GOOD, []
 
-    def _immediate(self, p: _Point, now: float) -> list[Reason]:
+    def _immediate(self, p: PointState, now: float) -> list[Reason]:
         th = self.thresholds
         reasons: list[Reason] = []
         if p.online is False:
@@ -357,7 +202,7 @@ class HealthMonitor:
             reasons.append(_reason("dtls_failed", DOWN, state=s["dtls_state"]))
         if browser_fresh and b.get("connection_state") in ("failed", "closed"):
             reasons.append(_reason("connection_failed", DOWN, state=b["connection_state"]))
-        silence = self._silence(p, now)
+        silence = p.silence(now)
         if silence is not None and silence >= th.down_after_silence_s:
             reasons.append(_reason("media_silence", DOWN, silence, th.down_after_silence_s))
         if p.last_media_at is None and not p.browser_media_seen:
@@ -368,26 +213,12 @@ class HealthMonitor:
             else:
                 reasons.append(_reason("connecting", DEGRADED, since))
         else:
-            age = self._stats_age(p, now)
+            age = p.stats_age(now)
             if age is not None and age >= th.stale_after_s:
                 reasons.append(_reason("stats_stale", DEGRADED, age))
         return reasons
 
-    @staticmethod
-    def _silence(p: _Point, now: float) -> float | None:
-        """Seconds since the relay last had media from the point (None: never, on this
-        connection). Keeps growing when the relay stops reporting the point or reports no
-        figures (its peer connection was closed or is being rebuilt)."""
-        if p.last_media_at is None:
-            return None
-        return max(0.0, now - p.last_media_at)
-
-    @staticmethod
-    def _stats_age(p: _Point, now: float) -> float | None:
-        ages = [now - t for t in (p.server_at, p.browser_at) if t is not None]
-        return max(0.0, min(ages)) if ages else None
-
-    def _rate(self, p: _Point, now: float) -> tuple[int, list[Reason]]:
+    def _rate(self, p: PointState, now: float) -> tuple[int, list[Reason]]:
         immediate = self._immediate(p, now)
         lvl_s, rs_s = self._confirmed(p.server_samples, now)
         lvl_b, rs_b = self._confirmed(p.browser_samples, now)
@@ -450,7 +281,7 @@ class HealthMonitor:
         except Exception:  # a broken listener must not stop the monitor
             log.exception("health on_alert callback failed")
 
-    def _alerts_for(self, p: _Point, now: float) -> None:
+    def _alerts_for(self, p: PointState, now: float) -> None:
         threshold = self.thresholds.alert_index
         alert = p.alert
         if p.rating >= threshold and alert is None and not self._alert_worthy(p):
@@ -484,7 +315,7 @@ class HealthMonitor:
             self._emit(alert, "cleared")
 
     @staticmethod
-    def _alert_worthy(p: _Point) -> bool:
+    def _alert_worthy(p: PointState) -> bool:
         """No alert for a point that never came online, nor for a plain "connecting"."""
         codes = {r["code"] for r in p.reasons}
         if not p.ever_online and codes <= {"offline"}:
@@ -502,55 +333,13 @@ class HealthMonitor:
         return [_copy_alert(a) for a in open_ + cleared]
 
     # ------------------------------------------------------------------ views
-    def _figures(self, p: _Point, now: float) -> dict[str, Any]:
-        s, b = p.server, p.browser
-
-        def first(*values: Any) -> Any:
-            for v in values:
-                if v is not None:
-                    return v
-            return None
-
-        return {
-            "rtt_ms": first(s.get("rtt_ms"), b.get("rtt_ms")),
-            "loss_up": s.get("loss_up"),
-            "loss_down": s.get("loss_down"),
-            "jitter_ms": s.get("jitter_ms"),
-            "jitter_down_ms": b.get("jitter_ms"),
-            "bitrate_up_kbps": first(s.get("bitrate_up_kbps"), b.get("bitrate_up_kbps")),
-            "bitrate_down_kbps": first(s.get("bitrate_down_kbps"), b.get("bitrate_down_kbps")),
-            "fps": first(s.get("fps_up"), b.get("fps")),
-            "fps_sent": b.get("fps"),
-            "width": b.get("width"),
-            "height": b.get("height"),
-            "audio_level": b.get("audio_level"),
-            "quality_limitation": b.get("quality_limitation"),
-            "available_outgoing_bitrate_kbps": b.get("available_outgoing_bitrate_kbps"),
-            "ice_state": first(s.get("ice_state"), b.get("ice_state")),
-            "browser_ice_state": b.get("ice_state"),
-            "connection_state": b.get("connection_state"),
-            "dtls_state": s.get("dtls_state"),
-            "candidate_type": first(b.get("local_candidate_type"), s.get("candidate_type")),
-            "remote_candidate_type": b.get("remote_candidate_type"),
-            "candidate_protocol": b.get("candidate_protocol"),
-            "relay_protocol": b.get("relay_protocol"),
-            "media_silence_s": self._silence(p, now),
-            "packets_up": s.get("packets_up"),
-            "packets_down": s.get("packets_down"),
-            "inbound_fps": b.get("inbound_fps"),
-            "inbound_width": b.get("inbound_width"),
-            "inbound_height": b.get("inbound_height"),
-            "frames_decoded": b.get("frames_decoded"),
-            "freeze_count": b.get("freeze_count"),
-        }
-
     def point_snapshot(self, point_id: str, now: float | None = None) -> dict[str, Any] | None:
         p = self._points.get(point_id)
         if p is None:
             return None
         now = self._now if now is None else now
-        figures = {k: _round(v) for k, v in self._figures(p, now).items()}
-        age = self._stats_age(p, now)
+        figures = {k: _round(v) for k, v in p.figures(now).items()}
+        age = p.stats_age(now)
         return {
             "point": p.point_id,
             "online": p.online is not False,
@@ -579,29 +368,10 @@ class HealthMonitor:
             "server_time": self._now if now is None else now,
         }
 
-    def _record_history(self, p: _Point, now: float) -> None:
-        f = self._figures(p, now)
-        row = (
-            now,
-            f["rtt_ms"],
-            f["loss_up"],
-            f["loss_down"],
-            f["bitrate_up_kbps"],
-            f["bitrate_down_kbps"],
-            f["fps"],
-            f["jitter_ms"],
-            p.rating,
-        )
-        h = p.history
-        if h and now - h[-1][0] < _HISTORY_MIN_STEP_S and now >= h[-1][0]:
-            # merge with the previous sample (keep its time, take the newest known values)
-            prev = h[-1]
-            h[-1] = tuple([prev[0]] + [n if n is not None else o for o, n in zip(prev[1:], row[1:])])
-        else:
-            h.append(row)
-        cutoff = now - self.history_s
-        while h and h[0][0] < cutoff:
-            h.popleft()
+    def _record_history(self, p: PointState, now: float) -> None:
+        f = p.figures(now)
+        p.history.record(now, [f[k] for k in HISTORY_SERIES[:-1]] + [p.rating])  # rating: last
+        p.history.drop_before(now - self.history_s)
 
     def history(
         self, point_id: str, max_points: int | None = None, since: float | None = None
@@ -610,47 +380,12 @@ class HealthMonitor:
         "incidents": [...]}`; series names are HISTORY_SERIES (`rating` as 0..3), values None
         when unknown. `max_points` averages into that many buckets (rating: worst)."""
         p = self._points.get(point_id)
-        empty = {"point": point_id, "t": [], "series": {k: [] for k in HISTORY_SERIES},
-                 "incidents": []}
-        if p is None:
-            return empty
         cutoff = self._now - self.history_s
-        rows = [r for r in p.history if r[0] >= cutoff and (since is None or r[0] >= since)]
-        if max_points is not None and max_points > 0 and len(rows) > max_points:
-            rows = _downsample(rows, int(max_points))
-        t = [_round(float(r[0])) for r in rows]
-        series = {name: [_round(r[i + 1]) for r in rows] for i, name in enumerate(HISTORY_SERIES)}
-        return {
-            "point": point_id,
-            "t": t,
-            "series": series,
-            "incidents": [
-                {**i, "reasons": [dict(r) for r in i["reasons"]]}
-                for i in p.incidents
-                if i["at"] >= cutoff
-            ],
-        }
+        if p is None:
+            return history_payload(point_id, None, (), cutoff)
+        return history_payload(point_id, p.history, p.incidents, cutoff, max_points, since)
 
 
 def _copy_alert(a: dict[str, Any]) -> dict[str, Any]:
     return {**a, "reasons": [dict(r) for r in a["reasons"]],
             "peak_reasons": [dict(r) for r in a["peak_reasons"]]}
-
-
-def _downsample(rows: list[tuple], n: int) -> list[tuple]:
-    out: list[tuple] = []
-    size = len(rows) / n
-    for i in range(n):
-        chunk = rows[int(i * size): int((i + 1) * size)] or [rows[min(int(i * size), len(rows) - 1)]]
-        cols: list[Any] = [chunk[-1][0]]
-        width = len(chunk[0])
-        for c in range(1, width):
-            vals = [r[c] for r in chunk if r[c] is not None]
-            if not vals:
-                cols.append(None)
-            elif c == width - 1:  # rating: the worst
-                cols.append(max(vals))
-            else:
-                cols.append(sum(vals) / len(vals))
-        out.append(tuple(cols))
-    return out

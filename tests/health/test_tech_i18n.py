@@ -43,7 +43,9 @@ def test_dynamic_key_families_are_complete():
 
     for rating in (*RATINGS, "unknown"):
         assert f"tech.rating.{rating}" in cat
-    monitor = (Path(__file__).resolve().parents[2] / "server" / "health" / "monitor.py").read_text()
+    # reasons are built by the monitor (immediate ones) and by rating.py (sampled ones)
+    health = Path(__file__).resolve().parents[2] / "server" / "health"
+    monitor = "".join((health / name).read_text() for name in ("monitor.py", "rating.py"))
     codes = set(re.findall(r'_reason\(\s*"(\w+)"', monitor))
     codes |= set(re.findall(r'_limit_reasons\(\s*reasons,\s*"(\w+)"', monitor))
     codes |= {"fps"}  # _fps_reason
