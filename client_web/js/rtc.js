@@ -20,7 +20,7 @@ const CONNECT_TIMEOUT_MS = 15000;
 const DISCONNECTED_GRACE_MS = 3000;
 const STATS_INTERVAL_MS = 2000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
-const HIGH_LAYER_RAMP_MS = 3000;
+const HIGH_LAYER_RAMP_MS = 4000;
 
 // What each page kind publishes and how (the m-line order is in server/media/__init__.py).
 export const CAMERA = {
@@ -305,8 +305,10 @@ export class MediaClient extends EventTarget {
     };
     const kind = this.kind === "hall" ? "hall" : "point";
     await tune(this.publishers.video, (p, e) => {
-      e.maxBitrate = LAYERS.high[kind]; e.active = this.highOn; p.degradationPreference = "balanced";
+      e.maxBitrate = LAYERS.high[kind]; e.active = this.highOn;
+      p.degradationPreference = this.highOn ? "maintain-resolution" : "balanced";  // see setHighLayer
     });
+    if (this.highOn) this._adaptHighLayerLater(this.publishers.video);
     await tune(this.publishers.low, (p, e) => {
       e.maxBitrate = LAYERS.low[kind]; e.active = true;
       e.scaleResolutionDownBy = Math.max(1, height / LAYERS.low.height);
@@ -325,15 +327,21 @@ export class MediaClient extends EventTarget {
       const p = sender.getParameters();
       if (!p.encodings?.length) return;
       p.encodings[0].active = on;
-      // An encoder started while the connection's estimate still covers only the low layer
-      // would start at a lower resolution (libwebrtc's initial frame dropper) and stay
-      // there for many seconds: hold the resolution while the estimate ramps up (~1 s),
+      // An encoder started while the connection's estimate is still low (a new connection,
+      // or one that carried only the low layer) would start at a lower resolution
+      // (libwebrtc's initial frame dropper) and stay there: the hall's 720p camera went
+      // out at 360p for good. Hold the resolution while the estimate ramps up (~1-2 s),
       // then let it adapt to the uplink again.
       if (on) p.degradationPreference = "maintain-resolution";
       await sender.setParameters(p);
-      if (on) setTimeout(() => this._adaptHighLayer(sender), HIGH_LAYER_RAMP_MS);
+      if (on) this._adaptHighLayerLater(sender);
     } catch (err) { console.warn("dewan rtc: high layer", err?.message || err); }
     this.dispatchEvent(new CustomEvent("layer", { detail: { high: on } }));
+  }
+
+  _adaptHighLayerLater(sender) {
+    clearTimeout(this._adaptTimer);
+    this._adaptTimer = setTimeout(() => this._adaptHighLayer(sender), HIGH_LAYER_RAMP_MS);
   }
 
   async _adaptHighLayer(sender) {

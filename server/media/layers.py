@@ -24,6 +24,10 @@ AUDIO_BPS = 48_000  # kept aside per audio slot that carries sound
 UP_MARGIN = 1.15
 UP_HOLD_S = 3.0
 LOSS_SETTLE_S = 3.0
+#: the wait before a loss-based estimate grows again doubles after each failed try, up to
+#: this: a link that clears is found again within ~this + 5 s, and a link that stays weak is
+#: tried (a few lossy seconds, audio included) at most this often
+LOSS_HOLD_MAX_S = 12.0
 START_GRACE_S = 4.0  # Chrome's estimate starts low and ramps up: no downgrade before this
 PROBE_CAP_BPS = 1_500_000
 RANK = {"video": 2, "low": 1, None: 0}
@@ -76,6 +80,7 @@ class ViewerLayers:
     loss_hold_s: float = 4.0
     cut_at: float = -1e9
     loss_streak: int = 0
+    reports_read_at: float = 0.0  # receiver reports up to this time are counted
     raised_at: float = -1e9
 
     def from_loss(self, loss: Optional[float], sending_bps: float, now: float) -> Optional[float]:
@@ -84,13 +89,14 @@ class ViewerLayers:
         1.5x a second once ``loss_hold_s`` has passed since the last cut (which doubles
         after a cut that follows a raise): trying the better choice is the probe."""
         lossy = loss is not None and loss > 0.10
-        self.loss_streak = self.loss_streak + 1 if lossy else 0
+        if loss is not None:  # None: no new report this second (the streak stands)
+            self.loss_streak = self.loss_streak + 1 if lossy else 0
         if lossy:
             # two lossy seconds in a row (not one key frame's burst), and one cut per
             # episode: the reports lag the switch by a second or two
             if self.loss_streak >= 2 and now - self.cut_at > LOSS_SETTLE_S:
                 if now - self.raised_at < 10.0:
-                    self.loss_hold_s = min(30.0, self.loss_hold_s * 2)
+                    self.loss_hold_s = min(LOSS_HOLD_MAX_S, self.loss_hold_s * 2)
                 self.loss_budget = max(64_000.0, sending_bps * 0.9)
                 self.cut_at = now
         elif self.loss_budget is not None and (loss is None or loss < 0.05) \

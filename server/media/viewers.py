@@ -91,9 +91,12 @@ class Viewers:
         if remb:
             budget = max(remb)
         else:  # no REMB from this viewer: its receiver reports' loss on what it gets
+            # each receiver report counts once (audio reports come every ~5 s: one lossy
+            # report must not read as five lossy seconds)
             losses = [c.fraction_lost for c in peer.consumers.values()
                       if c.source is not None and c.fraction_lost is not None
-                      and now - c.rr_at <= REMB_MAX_AGE_S]
+                      and c.rr_at > viewer.reports_read_at]
+            viewer.reports_read_at = now
             sending = sum(self._rate.get(id(c.source), 0.0) for c in peer.consumers.values()
                           if c.source is not None)
             budget = viewer.from_loss(max(losses) if losses else None, sending, now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 from playwright.async_api import async_playwright
@@ -109,6 +110,8 @@ async def test_weak_link_low_layer_sound_only_and_back(server, open_page, tmp_pa
                 took = await wait_until(lambda: on_low(weak), 10, "low layer under the cap")
             finally:
                 print("weak page layer:", await weak.evaluate("() => window.dewan.layer"),
+                      "hall video:", ((await slot_stats(weak)).get("hall") or {}).get("video"),
+                      "rtt:", await weak.evaluate("() => window.dewan.rtc.lastSummary?.rtt_ms"),
                       "hall kbit/s:", await weak.evaluate("() => window.dewan.rtc.lastSummary?.inbound?.video?.bitrate_kbps"))
             print(f"{CAP_KBIT} kbit/s + 2 % loss: low layer after {took:.1f} s")
             frames = await hall_frames(weak)
@@ -130,10 +133,18 @@ async def test_weak_link_low_layer_sound_only_and_back(server, open_page, tmp_pa
             # the cap lifts: back to the high layer within 20 s
             link.shape(None)
 
+            seen = []
+
             async def high_again() -> bool:
-                layer = await weak.evaluate("() => window.dewan.layer?.video")
-                return layer == "high" and await on_high(weak)
-            took = await wait_until(high_again, 20, "high layer again")
+                layer = await weak.evaluate("() => window.dewan.layer")
+                if not seen or seen[-1][1] != layer:
+                    seen.append((round(time.monotonic() - lifted, 1), layer))
+                return (layer or {}).get("video") == "high" and await on_high(weak)
+            lifted = time.monotonic()
+            try:
+                took = await wait_until(high_again, 20, "high layer again")
+            finally:
+                print("after the cap lifted:", seen)
             frames = await hall_frames(weak)
             await weak.wait_for_timeout(2000)
             assert await hall_frames(weak) > frames and await on_high(weak)

@@ -118,6 +118,11 @@ class WeakLink:
             run(*inside, "nft", f"add chain ip {table} out {{ type nat hook output priority -100 ; }}")
             run(*inside, "nft", f"add rule ip {table} out ip daddr {self.local_ip} udp dport {relay_udp_port} "
                                 f"udp sport != {SHIM_UP_PORT} dnat to {self.remote_ip}:{SHIM_PORT}")
+            # and nothing from the relay straight to the browser (its ICE checks would find an
+            # undelayed pair): the relay's media reaches the browser through the shim only
+            run(*inside, "nft", f"add chain ip {table} in {{ type filter hook input priority 0 ; }}")
+            run(*inside, "nft", f"add rule ip {table} in iifname {self.there} ip saddr {self.local_ip} "
+                                f"udp sport {relay_udp_port} udp dport != {SHIM_UP_PORT} drop")
         self.wrapper = self.dir / "chromium-in-netns"
         from tests.support.browser import CHROMIUM
 
