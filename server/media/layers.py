@@ -60,6 +60,18 @@ def allocate(budget: float, demands: list[Demand]) -> dict[str, Optional[str]]:
     return out
 
 
+def next_step(choice: dict[str, Optional[str]], demands: list[Demand]) -> Optional[dict]:
+    """``choice`` with the first slot (by priority) that can take a better layer one step up;
+    None when every slot has its best."""
+    for d in demands:
+        current = choice.get(d.slot)
+        if current is None and (d.low_bps is not None or d.high_bps is not None):
+            return {**choice, d.slot: "low" if d.low_bps is not None else "video"}
+        if current == "low" and d.high_bps is not None:
+            return {**choice, d.slot: "video"}
+    return None
+
+
 def cost(choice: dict[str, Optional[str]], demands: list[Demand]) -> float:
     rates = {d.slot: {"video": d.high_bps, "low": d.low_bps} for d in demands}
     return sum(rates[s][c] or 0 for s, c in choice.items() if c is not None and s in rates)
@@ -81,6 +93,9 @@ class ViewerLayers:
     cut_at: float = -1e9
     loss_streak: int = 0
     reports_read_at: float = 0.0  # receiver reports up to this time are counted
+    #: the budget the next better choice needs (None: the best is chosen)
+    next_bps: Optional[float] = None
+    from_remb: bool = False
     raised_at: float = -1e9
 
     def from_loss(self, loss: Optional[float], sending_bps: float, now: float) -> Optional[float]:
@@ -101,8 +116,13 @@ class ViewerLayers:
                 self.cut_at = now
         elif self.loss_budget is not None and (loss is None or loss < 0.05) \
                 and now - self.cut_at >= self.loss_hold_s:
-            self.loss_budget *= 1.5
-            self.raised_at = now
+            # one step at a time: no further than what the next better choice needs, so a
+            # viewer on sound only tries the low layer before the high one
+            raised = self.loss_budget * 1.5
+            if self.next_bps is not None:
+                raised = min(raised, max(self.next_bps, self.loss_budget))
+            self.raised_at = now if raised > self.loss_budget else self.raised_at
+            self.loss_budget = raised
             if self.loss_budget > 2 * max(self.need_bps, 1.0):
                 self.loss_budget, self.loss_hold_s = None, 4.0
         return self.loss_budget
@@ -129,11 +149,16 @@ class ViewerLayers:
                 new[d.slot] = down[d.slot]  # no longer fits: at once
             elif RANK[up[d.slot]] > RANK[current]:
                 better = True
-                held = self._better_since is not None and now - self._better_since >= UP_HOLD_S
+                # a loss-based budget only grows after a clean hold: no second wait
+                hold = 0.0 if self.loss_budget is not None and not self.from_remb else UP_HOLD_S
+                held = self._better_since is not None and now - self._better_since >= hold
                 new[d.slot] = up[d.slot] if held else current
             else:
                 new[d.slot] = current
         self._better_since = (self._better_since or now) if better else None
+        step = next_step(new, demands)
+        self.next_bps = None if step is None else \
+            cost(step, demands) * UP_MARGIN + audio_slots * AUDIO_BPS + 1.0
         if demands and all(c is None for c in new.values()):
             self.reason = "audio_only"
         elif new == best:

@@ -110,7 +110,7 @@ class Viewers:
         now = time.monotonic()
         for peer in peers:
             viewer = self.by_participant.get(peer.participant)
-            if viewer is None or not getattr(viewer, "from_remb", False) \
+            if viewer is None or not viewer.from_remb \
                     or (now - viewer.started_at) % PROBE_CYCLE_S > PROBE_ON_S:
                 continue  # a loss-based estimate climbs by itself: no padding
             sending = sum(self._rate.get(id(c.source), 0.0) for c in peer.consumers.values()
