@@ -35,7 +35,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.hub import LoadGenProcess, join, rss_mb, wait_connected
-from bench.janus import ROOM, JanusError, JanusProcess, JanusSession
+from bench.janus import ROOM, JanusError, JanusProcess, JanusSession, ensure_installed
 from bench.record import hub_router
 from server.media import MediaSettings, Router
 
@@ -334,6 +334,8 @@ def cli() -> None:
                         help="for trying one side alone (the comparison needs both)")
     args = parser.parse_args()
     if os.environ.get("DEWAN_BENCH_NETNS") != "1":
+        if "janus" in args.systems:
+            ensure_installed()  # before the namespace: apt-get needs the registry
         _reexec_in_namespace()
     import uvloop
 
