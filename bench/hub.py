@@ -62,9 +62,11 @@ class LoadGenProcess:
         self.lock = asyncio.Lock()
 
     @classmethod
-    async def start(cls, batch_ms: float = 2.0, host: str = HOST) -> "LoadGenProcess":
+    async def start(cls, batch_ms: float = 2.0, host: str = HOST,
+                    fast_send: bool = False) -> "LoadGenProcess":
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.loadgen", "--host", host, "--batch-ms", str(batch_ms),
+            *(["--fast-send"] if fast_send else []),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             cwd=str(Path(__file__).resolve().parent.parent), limit=2**22)
         self = cls(proc)
@@ -367,7 +369,9 @@ GROWTH_KEYS = ("relay_cpu_core_fraction", "forwarded_pps", "received_pps",
 
 async def main(args) -> dict:
     processes = args.loadgens or max(1, -(-args.points // PEERS_PER_LOADGEN))
-    gen = await (LoadGenPool.start(processes) if processes > 1 else LoadGenProcess.start())
+    fast = args.fast_send
+    gen = await (LoadGenPool.start(processes, fast_send=fast) if processes > 1
+                 else LoadGenProcess.start(fast_send=fast))
     sweep = {}
     try:
         for n in sweep_sizes(args.points):
@@ -446,6 +450,9 @@ def cli() -> None:
                         help="instead: hub windows without and with the recorder, back to back "
                              "(--pairs), then the export of a recording (bench/record.py)")
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--fast-send", action="store_true",
+                        help="the load generator publishes through bench/fastsend.py (one "
+                             "scheduler, not aiortc's coroutine per sender): needed for 130 points")
     parser.add_argument("--loadgens", type=int, default=0,
                         help=f"load generator processes (default: one per {PEERS_PER_LOADGEN} points)")
     parser.add_argument("--udp", choices=list(UDP_MODES), default="shared",

@@ -342,10 +342,16 @@ async def batch_wakeups(batch: dict) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--fast-send", action="store_true",
+                        help="publish through bench/fastsend.py instead of aiortc's sender loop")
     parser.add_argument("--batch-ms", type=float, default=2.0,
                         help="read sockets in batches every N ms (0: wake per datagram)")
     args = parser.parse_args()
     configure_host_addresses([args.host])
+    if args.fast_send:
+        from bench.fastsend import FastSendScheduler, install
+
+        install(FastSendScheduler())
     gen = LoadGen()
     batch = {"ms": args.batch_ms}
     batcher = asyncio.ensure_future(batch_wakeups(batch))  # noqa: F841

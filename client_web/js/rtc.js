@@ -12,6 +12,11 @@
 // "media cannot connect — tell the technician", the stats report tells the technicians)
 // until a connection succeeds.
 
+import { slotStats, statsSummary } from "./rtc_stats.js";
+import { CAMERA, cameraOverride, setHighLayer, tunePublish } from "./rtc_layers.js";
+
+export { CAMERA, LAYERS } from "./rtc_layers.js";
+
 const ICE_GATHER_TIMEOUT_MS = 2500;   // cap: an unreachable TURN server never completes gathering
 const RELAY_GRACE_MS = 300;           // after the first relay candidate, wait this long for others
 const NO_PAIR_MS = 6000;
@@ -20,27 +25,6 @@ const CONNECT_TIMEOUT_MS = 15000;
 const DISCONNECTED_GRACE_MS = 3000;
 const STATS_INTERVAL_MS = 2000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
-const HIGH_LAYER_RAMP_MS = 4000;
-
-// What each page kind publishes and how (the m-line order is in server/media/__init__.py).
-export const CAMERA = {
-  point: { width: 640, height: 360, frameRate: 30 },
-  hall: { width: 1280, height: 720, frameRate: 30 },
-};
-// Two layers of the camera (aiortc has no simulcast): the high one on the first publish
-// video m-line, the low one (tiles, weak links) on the second, ~180p.
-export const LAYERS = {
-  high: { point: 1_000_000, hall: 1_500_000 },     // maxBitrate
-  low: { point: 200_000, hall: 250_000, height: 180 },
-};
-
-// Parse "?video=640x360@15" (tests and weak PCs may ask for a lighter camera).
-function cameraOverride(base) {
-  const raw = new URLSearchParams(location.search).get("video");
-  const m = raw && /^(\d{2,4})x(\d{2,4})(?:@(\d{1,2}))?$/.exec(raw);
-  if (!m) return base;
-  return { width: Number(m[1]), height: Number(m[2]), frameRate: Number(m[3] || base.frameRate) };
-}
 
 // m-sections of an SDP: [{mid, kind, direction, streamId, trackId}]
 export function parseSections(sdp) {
@@ -289,69 +273,11 @@ export class MediaClient extends EventTarget {
     }
   }
 
-  // After the answer is set (the encodings exist): bitrates, the low layer's scale, and
-  // whether the high layer is on.
-  async _tunePublish() {
-    const size = this.local.video?.getSettings?.() || {};
-    const height = size.height || this.camera.height;
-    const tune = async (sender, fn) => {
-      if (!sender) return;
-      try {
-        const p = sender.getParameters();
-        if (!p.encodings || !p.encodings.length) p.encodings = [{}];
-        fn(p, p.encodings[0]);
-        await sender.setParameters(p);
-      } catch (err) { console.warn("dewan rtc: setParameters", err?.message || err); }
-    };
-    const kind = this.kind === "hall" ? "hall" : "point";
-    await tune(this.publishers.video, (p, e) => {
-      e.maxBitrate = LAYERS.high[kind]; e.active = this.highOn;
-      p.degradationPreference = this.highOn ? "maintain-resolution" : "balanced";  // see setHighLayer
-    });
-    if (this.highOn) this._adaptHighLayerLater(this.publishers.video);
-    await tune(this.publishers.low, (p, e) => {
-      e.maxBitrate = LAYERS.low[kind]; e.active = true;
-      e.scaleResolutionDownBy = Math.max(1, height / LAYERS.low.height);
-    });
-    await tune(this.publishers.screen, (p, e) => { e.maxBitrate = 1_500_000; p.degradationPreference = "maintain-resolution"; });
-  }
+  // After the answer is set: bitrates, the low layer's scale, the high layer (rtc_layers.js).
+  _tunePublish() { return tunePublish(this); }
 
   /** Turn the camera's high layer on or off (a point: while it holds the floor). */
-  async setHighLayer(on) {
-    if (this.highOn === on) return;
-    this.highOn = on;
-    this.highChangedAt = Date.now();
-    const sender = this.publishers.video;
-    if (!sender) return;
-    try {
-      const p = sender.getParameters();
-      if (!p.encodings?.length) return;
-      p.encodings[0].active = on;
-      // An encoder started while the connection's estimate is still low (a new connection,
-      // or one that carried only the low layer) would start at a lower resolution
-      // (libwebrtc's initial frame dropper) and stay there: the hall's 720p camera went
-      // out at 360p for good. Hold the resolution while the estimate ramps up (~1-2 s),
-      // then let it adapt to the uplink again.
-      if (on) p.degradationPreference = "maintain-resolution";
-      await sender.setParameters(p);
-      if (on) this._adaptHighLayerLater(sender);
-    } catch (err) { console.warn("dewan rtc: high layer", err?.message || err); }
-    this.dispatchEvent(new CustomEvent("layer", { detail: { high: on } }));
-  }
-
-  _adaptHighLayerLater(sender) {
-    clearTimeout(this._adaptTimer);
-    this._adaptTimer = setTimeout(() => this._adaptHighLayer(sender), HIGH_LAYER_RAMP_MS);
-  }
-
-  async _adaptHighLayer(sender) {
-    if (!this.highOn || sender !== this.publishers.video) return;
-    try {
-      const p = sender.getParameters();
-      p.degradationPreference = "balanced";
-      await sender.setParameters(p);
-    } catch (err) { console.warn("dewan rtc: high layer", err?.message || err); }
-  }
+  setHighLayer(on) { return setHighLayer(this, on); }
 
   // Complete gathering, or RELAY_GRACE_MS after the first relay candidate, or the cap:
   // no trickle (the answer carries the candidates), and no stall on a dead TURN server.
@@ -497,126 +423,12 @@ export class MediaClient extends EventTarget {
     if (changed || detail.reason) this.dispatchEvent(new CustomEvent("state", { detail: { state, ...detail } }));
   }
 
-  // ---- statistics ------------------------------------------------------------------
+  // ---- statistics (rtc_stats.js) --------------------------------------------------
   /** Per receive slot (by stream id): inbound video and audio figures, for tests and UI. */
-  async stats() {
-    const pc = this.pc;
-    const out = {};
-    if (!pc) return out;
-    const report = await pc.getStats();
-    const slotByTrack = new Map();
-    const slotByMid = new Map();
-    for (const [mid, s] of this.slots) {
-      if (!s.streamId) continue;
-      slotByMid.set(mid, s);
-      if (s.trackId) slotByTrack.set(s.trackId, s);
-    }
-    report.forEach((r) => {
-      if (r.type !== "inbound-rtp") return;
-      const slot = (r.mid != null && slotByMid.get(String(r.mid))) || slotByTrack.get(r.trackIdentifier);
-      if (!slot) return;
-      const entry = out[slot.streamId] || (out[slot.streamId] = {});
-      if (r.kind === "video") {
-        entry.video = {
-          mid: slot.mid, framesDecoded: r.framesDecoded ?? 0, keyFramesDecoded: r.keyFramesDecoded ?? 0,
-          freezeCount: r.freezeCount ?? 0, frameWidth: r.frameWidth ?? 0, frameHeight: r.frameHeight ?? 0,
-          framesPerSecond: r.framesPerSecond ?? 0, packetsReceived: r.packetsReceived ?? 0,
-          packetsLost: r.packetsLost ?? 0, bytesReceived: r.bytesReceived ?? 0,
-        };
-      } else {
-        entry.audio = {
-          mid: slot.mid, totalAudioEnergy: r.totalAudioEnergy ?? 0, audioLevel: r.audioLevel ?? 0,
-          packetsReceived: r.packetsReceived ?? 0, jitter: r.jitter ?? 0, bytesReceived: r.bytesReceived ?? 0,
-        };
-      }
-    });
-    return out;
-  }
+  stats() { return slotStats(this); }
 
   /** The BrowserStatsReport summary (server/health/report.py), with bitrates from deltas. */
-  async summary() {
-    const pc = this.pc;
-    if (!pc) return null;
-    const report = await pc.getStats();
-    const now = performance.now();
-    const last = this._stats.last;
-    const dt = last ? (now - this._stats.at) / 1000 : 0;
-    const rate = (id, bytes) => {
-      const prev = last?.get(id);
-      if (!prev || dt <= 0 || bytes == null || prev.bytes == null) return undefined;
-      return Math.max(0, ((bytes - prev.bytes) * 8) / 1000 / dt);
-    };
-    const mainStream = this.kind === "point" || this.kind === "chair" || this.kind === "observer" || this.kind === "technician"
-      ? "hall" : "floor";
-    const mainMids = new Set([...this.slots].filter(([, s]) => s.streamId === mainStream).map(([mid]) => mid));
-    const mainTracks = new Set([...this.slots.values()].filter((s) => s.streamId === mainStream).map((s) => s.trackId));
-    const isMain = (r) => (r.mid != null ? mainMids.has(String(r.mid)) : mainTracks.has(r.trackIdentifier));
-    const pubVideo = [...this.slots].filter(([, s]) => s.direction === "recvonly" && s.kind === "video")
-      .map(([mid]) => mid).slice(0, 2);  // the camera's high and low layers
-    const seen = new Map();
-    const result = { ice_state: pc.iceConnectionState, connection_state: pc.connectionState };
-    if (this.unreachable) result.media_unreachable = true;
-    let outVideo = null; let outAudio = null; let inVideo = null; let inAudio = null; let pair = null;
-    const byId = new Map();
-    report.forEach((r) => byId.set(r.id, r));
-    report.forEach((r) => {
-      if (r.bytesSent != null || r.bytesReceived != null) seen.set(r.id, { bytes: r.bytesSent ?? r.bytesReceived });
-      if (r.type === "outbound-rtp" && r.kind === "video" && pubVideo.includes(String(r.mid ?? pubVideo[0]))
-          && (!outVideo || (r.framesPerSecond || 0) > (outVideo.fps || 0))) {  // the busier camera layer
-        outVideo = {
-          fps: r.framesPerSecond, width: r.frameWidth, height: r.frameHeight, bitrate_kbps: rate(r.id, r.bytesSent),
-          quality_limitation: r.qualityLimitationReason, packets_sent: r.packetsSent, frames_encoded: r.framesEncoded,
-        };
-      } else if (r.type === "outbound-rtp" && r.kind === "audio") {
-        const src = r.mediaSourceId ? byId.get(r.mediaSourceId) : null;
-        outAudio = { level: src?.audioLevel, bitrate_kbps: rate(r.id, r.bytesSent), packets_sent: r.packetsSent };
-      } else if (r.type === "inbound-rtp" && isMain(r)) {
-        if (r.kind === "video") {
-          inVideo = {
-            fps: r.framesPerSecond, width: r.frameWidth, height: r.frameHeight, frames_decoded: r.framesDecoded,
-            freeze_count: r.freezeCount, bitrate_kbps: rate(r.id, r.bytesReceived), packets_lost: r.packetsLost,
-            packets_received: r.packetsReceived,
-          };
-        } else {
-          inAudio = {
-            total_audio_energy: r.totalAudioEnergy, level: r.audioLevel, bitrate_kbps: rate(r.id, r.bytesReceived),
-            packets_lost: r.packetsLost, packets_received: r.packetsReceived, jitter: r.jitter,
-          };
-        }
-      } else if (r.type === "transport" && r.selectedCandidatePairId) {
-        pair = byId.get(r.selectedCandidatePairId);
-      }
-    });
-    if (!pair) report.forEach((r) => { if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") pair = r; });
-    this._stats = { last: seen, at: now };
-    const clean = (o) => {
-      if (!o) return undefined;
-      const c = {};
-      for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== null && (typeof v !== "number" || Number.isFinite(v))) c[k] = v;
-      return Object.keys(c).length ? c : undefined;
-    };
-    if (outVideo && outVideo.quality_limitation && !["none", "cpu", "bandwidth", "other"].includes(outVideo.quality_limitation)) {
-      outVideo.quality_limitation = "other";
-    }
-    if (outAudio?.level != null) outAudio.level = Math.min(1, Math.max(0, outAudio.level));
-    if (inAudio?.level != null) inAudio.level = Math.min(1, Math.max(0, inAudio.level));
-    const outbound = clean({ video: clean(outVideo), audio: clean(outAudio) });
-    const inbound = clean({ video: clean(inVideo), audio: clean(inAudio) });
-    if (outbound) result.outbound = outbound;
-    if (inbound) result.inbound = inbound;
-    if (pair) {
-      const local = byId.get(pair.localCandidateId);
-      const remote = byId.get(pair.remoteCandidateId);
-      const cp = clean({
-        local_type: local?.candidateType, remote_type: remote?.candidateType, protocol: local?.protocol,
-        relay_protocol: local?.candidateType === "relay" ? local?.relayProtocol : undefined,
-        rtt_ms: pair.currentRoundTripTime != null ? Math.min(600000, pair.currentRoundTripTime * 1000) : undefined,
-        available_outgoing_bitrate_kbps: pair.availableOutgoingBitrate != null ? pair.availableOutgoingBitrate / 1000 : undefined,
-      });
-      if (cp) result.candidate_pair = cp;
-    }
-    return result;
-  }
+  summary() { return statsSummary(this); }
 
   async _report() {
     if (!this.pc || this._statsUnsupported || this.conn.status !== "connected" || this.state === "stopped") return;
@@ -637,42 +449,4 @@ export class MediaClient extends EventTarget {
   }
 }
 
-/** Connection state of the media, in catalog keys ("media.state.<state>"). */
-export function mediaStateKey(media) {
-  return `media.state.${media.state}`;
-}
-
-/** Keep `node` showing the media connection's state in words (data-state for styling). */
-export function showMediaStatus(media, node, t) {
-  const render = () => {
-    let key = mediaStateKey(media);
-    if (media.state === "connected" && media.publish && media.mediaError) key = "media.state.connected_nodevice";
-    else if (media.unreachable && media.state !== "connected") key = "media.state.unreachable";
-    node.dataset.state = media.unreachable && media.state !== "connected" ? "unreachable" : media.state;
-    node.textContent = t(key);
-    node.title = media.lastError || "";
-  };
-  media.addEventListener("state", render);
-  media.addEventListener("devices", render);
-  render();
-}
-
-/** Calls `onChange(streamId, active)` when a slot starts or stops showing new frames
- * (a presentation being shared, the floor holder's picture arriving). */
-export function watchSlots(media, streamIds, onChange, intervalMs = 1000, idleMs = 3000) {
-  const seen = new Map();  // streamId -> {frames, at, active}
-  const tick = async () => {
-    let stats = {};
-    try { stats = await media.stats(); } catch { /* no connection */ }
-    const now = performance.now();
-    for (const id of streamIds) {
-      const frames = stats[id]?.video?.framesDecoded ?? 0;
-      const prev = seen.get(id) || { frames: 0, at: 0, active: false };
-      const at = frames > prev.frames ? now : (frames < prev.frames ? 0 : prev.at);
-      const active = at > 0 && now - at < idleMs;
-      seen.set(id, { frames, at, active });
-      if (active !== prev.active) onChange(id, active);
-    }
-  };
-  return setInterval(tick, intervalMs);
-}
+export { mediaStateKey, showMediaStatus, watchSlots } from "./rtc_stats.js";
