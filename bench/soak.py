@@ -40,6 +40,73 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     return sum((t - mt) * (v - mv) for t, v in samples) / den * 3600
 
 
+def print_growth(before, after, top: int = 12) -> None:
+    """--tracemalloc: where the memory that grew after the warm-up minute was allocated."""
+    filters = [tracemalloc_filter()]
+    diff = after.filter_traces(filters).compare_to(before.filter_traces(filters), "traceback")
+    print(f"tracemalloc: {sum(d.size_diff for d in diff) / 1e6:.1f} MB more after the first minute", flush=True)
+    for d in diff[:top]:
+        print(f"+{d.size_diff / 1e3:.0f} kB in {d.count_diff:+} blocks", flush=True)
+        for line in d.traceback.format()[-8:]:
+            print("   ", line, flush=True)
+
+
+def tracemalloc_filter():
+    import tracemalloc
+
+    return tracemalloc.Filter(False, tracemalloc.__file__)
+
+
+def census() -> dict:
+    """Live objects the garbage collector tracks, by type, and the lengths of the big
+    containers (--census): a container that only grows holds what leaks."""
+    import collections
+    import gc
+
+    gc.collect()
+    counts: dict[str, int] = {}
+    sizes: dict[int, tuple] = {}
+    for obj in gc.get_objects():
+        name = type(obj).__qualname__
+        counts[name] = counts.get(name, 0) + 1
+        if isinstance(obj, (list, dict, set, collections.deque, bytearray)) and len(obj) >= 200:
+            sample = next(iter(obj.items() if isinstance(obj, dict) else obj), None)
+            sizes[id(obj)] = (len(obj), name, repr(sample)[:120])
+    return {"counts": counts, "sizes": sizes}
+
+
+def print_census(before: dict, after: dict, top: int = 25) -> None:
+    b, a = before["counts"], after["counts"]
+    grown = sorted(((a.get(k, 0) - b.get(k, 0), k) for k in set(b) | set(a)), reverse=True)
+    print("census: object counts that grew after the first minute", flush=True)
+    for delta, name in grown[:top]:
+        print(f"  {delta:+8d}  {name} ({a.get(name, 0)})", flush=True)
+    print("census: containers that grew", flush=True)
+    growth = sorted(((n - before["sizes"].get(key, (0,))[0], n, name, sample)
+                     for key, (n, name, sample) in after["sizes"].items()), reverse=True)
+    for delta, n, name, sample in growth[:top]:
+        print(f"  {delta:+8d}  {name} of {n}: {sample}", flush=True)
+
+
+def malloc_in_use_mb() -> float:
+    """glibc's bytes in use (mallinfo2: uordblks + hblkhd): with RSS, tells a native leak
+    (both grow) from fragmentation (RSS grows, this does not)."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost")]
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+        info = libc.mallinfo2()
+        return (info.uordblks + info.hblkhd) / 2**20
+    except (OSError, AttributeError):
+        return 0.0
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -67,7 +134,8 @@ async def soak(args, state_dir: Path) -> dict:
     hall = ctx.points.hall.id
     districts = [p.id for p in ctx.points.districts][: args.points]
     gen = await LoadGenProcess.start()
-    samples: dict[str, list[tuple[float, float]]] = {"rss_mb": [], "cpu_core_fraction": [], "tasks": [], "fds": [], "peers": []}
+    samples: dict[str, list[tuple[float, float]]] = {"rss_mb": [], "malloc_mb": [], "cpu_core_fraction": [],
+                                                     "tasks": [], "fds": [], "peers": []}
     floor_changes = rejoins = recoveries = 0
     try:
         await join_stations(gen, router, hall, districts)
@@ -82,6 +150,11 @@ async def soak(args, state_dir: Path) -> dict:
         if args.verbose:
             print("t0", round(t0, 1), len(router.peers), flush=True)
         cpu_prev, t_prev = time.process_time(), t0
+        first_snapshot = census_first = None
+        if args.tracemalloc:
+            import tracemalloc
+
+            tracemalloc.start(8)
         next_floor = next_sample = t0
         next_rejoin = t0 + 60
         k = 0
@@ -110,6 +183,10 @@ async def soak(args, state_dir: Path) -> dict:
                     await join(gen, router, name, "hall" if pid == hall else "point", pid, video=(
                         "hall" if pid == hall else "point"), audio=True)
                     recoveries += 1
+            if args.tracemalloc and first_snapshot is None and now_m - t0 >= 60:
+                first_snapshot = tracemalloc.take_snapshot()  # after the warm-up minute
+            if args.census and census_first is None and now_m - t0 >= 60:
+                census_first = census()
             if now_m >= next_sample:
                 cpu = time.process_time()
                 t = now_m - t0
@@ -117,6 +194,7 @@ async def soak(args, state_dir: Path) -> dict:
                     samples["cpu_core_fraction"].append((t, (cpu - cpu_prev) / (now_m - t_prev)))
                 cpu_prev, t_prev = cpu, now_m
                 samples["rss_mb"].append((t, rss_mb()))
+                samples["malloc_mb"].append((t, malloc_in_use_mb()))
                 samples["tasks"].append((t, len(asyncio.all_tasks())))
                 samples["fds"].append((t, open_fds()))
                 samples["peers"].append((t, len(router.peers)))
@@ -124,6 +202,10 @@ async def soak(args, state_dir: Path) -> dict:
                 if args.verbose:
                     print(json.dumps({k2: v[-1] for k2, v in samples.items() if v}), flush=True)
             await asyncio.sleep(0.5)
+        if census_first is not None:
+            print_census(census_first, census())
+        if first_snapshot is not None:
+            print_growth(first_snapshot, tracemalloc.take_snapshot())
         stats = await gen.call(op="stats")
         alive = {"peers_at_end": len(router.peers), "producers_at_end": len(router.producers)}
     finally:
@@ -156,6 +238,10 @@ async def main(args) -> dict:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--census", action="store_true",
+                        help="print which object types grew after the first minute")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="print where memory grew after the first minute (slows the app)")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--points", type=int, default=21)
     parser.add_argument("--floor-every-s", type=float, default=20.0)
