@@ -156,7 +156,7 @@ async def soak(args, state_dir: Path) -> dict:
 
             tracemalloc.start(8)
         next_floor = next_sample = t0
-        next_rejoin = t0 + 60
+        next_rejoin = t0 + args.rejoin_every_s if args.rejoin_every_s > 0 else float("inf")
         k = 0
         while (now_m := time.monotonic()) - t0 < args.minutes * 60:
             if now_m >= next_floor:
@@ -175,7 +175,7 @@ async def soak(args, state_dir: Path) -> dict:
                 await gen.call(op="drop", id=f"st-{pid}")
                 await join(gen, router, f"st-{pid}", "point", pid, video="point", audio=True)
                 rejoins += 1
-                next_rejoin += 60
+                next_rejoin += args.rejoin_every_s
             for pid in [hall, *districts]:  # a participant whose connection closed rejoins, as a page does
                 name = "hall-station" if pid == hall else f"st-{pid}"
                 if name not in router.peers:
@@ -238,6 +238,8 @@ async def main(args) -> dict:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rejoin-every-s", type=float, default=60.0,
+                        help="one point drops and rejoins its media this often (0: never)")
     parser.add_argument("--census", action="store_true",
                         help="print which object types grew after the first minute")
     parser.add_argument("--tracemalloc", action="store_true",
