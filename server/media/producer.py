@@ -3,7 +3,6 @@ track of a publisher, its tap on aiortc's receiver, and the fan-out to consumers
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Optional
 
@@ -228,7 +227,13 @@ class Producer:
         last = self.last_packet_at
         self.last_packet_at = now_m
         if (last is None or now_m - last > WAKE_IDLE_S) and self.on_wake is not None:
-            asyncio.get_running_loop().call_soon(self.on_wake)
+            # re-point the slots now, not on the next loop turn: this packet is the first of
+            # the layer's key frame, and a slot switching to it starts at a key frame (one
+            # missed here costs a PLI round and the encoder's next key frame, ~1 s)
+            try:
+                self.on_wake()
+            except Exception:
+                log_once("producer-wake", "re-pointing the slots failed")
         if self.muted or not self._targets:
             return
         now = time.time()
