@@ -3,7 +3,8 @@ points (bench/loadgen.py: real aiortc peers, VP8 + Opus replayed) for 30 minutes
 moves to the next point every 20 s (granted through the domain, so journaled and broadcast),
 and one point drops and rejoins its media every 60 s (a new peer connection, the old one
 torn down). Every 10 s the process's RSS, CPU time, asyncio tasks and open file descriptors
-are sampled; the result is the least-squares slope per hour of each, and first/last values.
+are sampled; the result is the least-squares slope per hour of each, first/last values, the
+samples, and the pauses of the collector's full collections (each stops the loop that forwards).
 
     .venv/bin/python -m bench.soak                    # 30 min
     .venv/bin/python -m bench.soak --minutes 5
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +27,7 @@ from aiohttp import web
 
 from bench.hub import HOST, RESULTS, LoadGenProcess, join, join_stations, rss_mb
 from server.app import CTX, create_app
+from server.media.gcpolicy import freeze_startup_objects
 from server.settings import load_settings
 from signaling import conference as conference_ops
 from signaling import floor
@@ -107,6 +110,24 @@ def malloc_in_use_mb() -> float:
         return 0.0
 
 
+def watch_full_collections() -> list[float]:
+    """Durations (ms) of the collector's full (generation 2) collections from now on: each
+    one stops the event loop, and with it the RTP forwarding."""
+    import gc
+
+    pauses: list[float] = []
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        elif info["generation"] == 2:
+            pauses.append((time.perf_counter() - started[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
+    return pauses
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -120,6 +141,8 @@ async def soak(args, state_dir: Path) -> dict:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, 0).start()
+    if not args.no_freeze:
+        freeze_startup_objects()  # as `dewan serve` does
     router, hub = ctx.router, ctx.hub
     peer_events: dict[str, int] = {}
 
@@ -131,6 +154,7 @@ async def soak(args, state_dir: Path) -> dict:
                 print("peer", round(time.monotonic(), 1), payload, flush=True)
 
     router._on_event = on_media_event
+    gc_pauses_ms = watch_full_collections()
     hall = ctx.points.hall.id
     districts = [p.id for p in ctx.points.districts][: args.points]
     gen = await LoadGenProcess.start()
@@ -224,6 +248,10 @@ async def soak(args, state_dir: Path) -> dict:
         **alive, "peer_state_changes": peer_events,
         "loadgen_streams": stats.get("streams"), "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
+        "samples_every_10_s": {k: [round(v, 3) for _, v in vals] for k, vals in samples.items()},
+        "full_collections": len(gc_pauses_ms),
+        "full_collection_ms_median_max": [round(statistics.median(gc_pauses_ms), 1) if gc_pauses_ms else 0,
+                                          round(max(gc_pauses_ms, default=0), 1)],
     }
 
 
@@ -248,6 +276,8 @@ def cli() -> None:
     parser.add_argument("--points", type=int, default=21)
     parser.add_argument("--floor-every-s", type=float, default=20.0)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the start-up objects to the collector (as before 2026-12-05)")
     args = parser.parse_args()
     import uvloop
 

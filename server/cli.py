@@ -63,6 +63,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:
         pass
+    from .media.gcpolicy import freeze_startup_objects
+
+    freeze_startup_objects()  # full collections then skip them (each one pauses forwarding)
     web.run_app(app, host=settings.server.host, port=settings.server.port, ssl_context=ssl_context,
                 print=None, access_log=None, handle_signals=True, shutdown_timeout=3.0)
     return 0

@@ -70,6 +70,11 @@ class Peer:
                     ParkedTrack(slot.kind, slot.track_id), direction="sendonly"
                 )
                 t.sender._stream_id = slot.stream_id  # msid stream id (private attr)
+                # a sendonly transceiver's receiver never receives, but aiortc gives every
+                # video one a bandwidth estimator of 1,000 objects: ~3,000 per point, 28,000
+                # per console, all walked by every full collection (a pause of the loop
+                # that forwards) and left as cyclic garbage by every rejoin
+                t.receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # private (see selfcheck)
                 self.consumers[slot.name] = Consumer(t.sender, slot.name, slot.kind, settings)
             _prefer(t, slot.kind)
             self._transceivers.append(t)

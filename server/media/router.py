@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 from .errors import MediaError
 from .forward import Consumer, Producer, spawn
+from .gcpolicy import AfterPeerClose
 from .ice import NO_CANDIDATE_WARNING, configure_host_addresses, host_addresses, rtc_configuration
 from .peer import Peer
 from .settings import MediaSettings
@@ -59,6 +60,7 @@ class Router:
         self._preview: dict[str, str] = {}
         #: recording sinks (server.recording.sink): slots with no peer, same rules
         self.sinks: list = []
+        self._collect_after_close = AfterPeerClose()
         self._viewers = Viewers(lambda peer, v: self._emit("layers", {
             "participant": peer.participant, "point": peer.point_id, **v.to_json()}))
         #: the tile views of the consoles (tile slots)
@@ -189,6 +191,8 @@ class Router:
             self._retire_consumer(consumer)
         self._refresh()
         await peer.close()
+        if not self.closed:
+            self._collect_after_close.peer_closed()
         self._emit("peer_closed", {"participant": participant, "point": peer.point_id,
                                    "kind": peer.kind, "reason": reason})
 
@@ -435,6 +439,7 @@ class Router:
         self.closed = True
         for participant in list(self.peers):
             await self.close_peer(participant, "conference_closed")
+        self._collect_after_close.cancel()
         if self._sampler is not None:
             self._sampler.cancel()
         if self.mux is not None:
