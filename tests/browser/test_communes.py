@@ -70,7 +70,7 @@ async def test_chair_console_pages_through_130_points(server, open_page):
 
         # the grid: 25 tiles, every point at a glance; the first page shows the kiosk
         await chair.wait_for_function(
-            f"document.querySelectorAll('#tiles .tile:not([hidden])').length === {TILES}")
+            f"() => document.querySelectorAll('#tiles .tile:not([hidden])').length === {TILES}")
         assert await chair.locator("#points-all .chip").count() == 130
         assert await chair.text_content("#tiles-page") == "Trang 1/6"
         await wait_frames(chair, await tile_slot(chair, IDS[0]), 5)
@@ -79,7 +79,7 @@ async def test_chair_console_pages_through_130_points(server, open_page):
         assert await chip.get_attribute("data-in-view") == "false"
         assert "Xã" in await chip.text_content() or "Phường" in await chip.text_content()
         await chair.wait_for_function(
-            f"document.querySelector('#points-all .chip[data-point=\"{last}\"]').dataset.rating !== 'unknown'",
+            f"() => document.querySelector('#points-all .chip[data-point=\"{last}\"]').dataset.rating !== 'unknown'",
             timeout=15000)
 
         # next page: a publishing point comes into view and decodes within 1.5 s
@@ -98,7 +98,9 @@ async def test_chair_console_pages_through_130_points(server, open_page):
 
         # the queue comes first whatever the page: page 2's point asks for the floor
         await chair.click("#btn-open")
-        await chair.wait_for_function("window.dewan.conn.state.conference.status === 'open'")
+        # a function, not an expression string: polling an expression needs eval, which the
+        # page's CSP refuses (it passed only when the first check was already true)
+        await chair.wait_for_function("() => window.dewan.conn.state.conference.status === 'open'")
         ack = await publishers[0].conf.request("floor:request", {})
         assert ack["ok"], ack
         await chair.wait_for_selector(f'#queue li[data-point="{page1}"]')
