@@ -141,8 +141,7 @@ async def soak(args, state_dir: Path) -> dict:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, 0).start()
-    if not args.no_freeze:
-        freeze_startup_objects()  # as `dewan serve` does
+    freeze_startup_objects()  # as `dewan serve` does
     router, hub = ctx.router, ctx.hub
     peer_events: dict[str, int] = {}
 
@@ -276,8 +275,6 @@ def cli() -> None:
     parser.add_argument("--points", type=int, default=21)
     parser.add_argument("--floor-every-s", type=float, default=20.0)
     parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--no-freeze", action="store_true",
-                        help="leave the start-up objects to the collector (as before 2026-12-05)")
     args = parser.parse_args()
     import uvloop
 

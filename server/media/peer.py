@@ -70,12 +70,13 @@ class Peer:
                     ParkedTrack(slot.kind, slot.track_id), direction="sendonly"
                 )
                 t.sender._stream_id = slot.stream_id  # msid stream id (private attr)
-                # a sendonly transceiver's receiver never receives, but aiortc gives every
-                # video one a bandwidth estimator of 1,000 objects: ~3,000 per point, 28,000
-                # per console, all walked by every full collection (a pause of the loop
-                # that forwards) and left as cyclic garbage by every rejoin
-                t.receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # private (see selfcheck)
                 self.consumers[slot.name] = Consumer(t.sender, slot.name, slot.kind, settings)
+            # aiortc gives every video receiver a receive-side bandwidth estimator: on a
+            # publish m-line it costs more CPU than the rest of the packet path (the relay
+            # sends its own REMB: Producer.send_remb), on a sendonly one it is never used;
+            # on both it is 1,000 objects (~3,000 per point, 28,000 per console) that every
+            # full collection walks and every rejoin leaves as cyclic garbage
+            t.receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # private (see selfcheck)
             _prefer(t, slot.kind)
             self._transceivers.append(t)
         if mux is not None and self._transceivers:  # max-bundle: one ICE connection

@@ -99,9 +99,6 @@ class Producer:
         self._nack = receiver._RTCRtpReceiver__nack_generator  # private; None for audio
 
         receiver._RTCRtpReceiver__jitter_buffer = TapJitterBuffer(self)  # private
-        # aiortc's receive-side bandwidth estimator costs more CPU than all the rest of
-        # the relay's packet path; the relay sends its own REMB instead (send_remb)
-        receiver._RTCRtpReceiver__remote_bitrate_estimator = None
         original_receive = receiver.receive
 
         async def receive(parameters) -> None:
