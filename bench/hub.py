@@ -231,6 +231,7 @@ async def measure_window(gen: LoadGenProcess, seconds: float, router: Router | N
     g0 = await gen.call(op="stats")
     before = router.counters() if router else None
     up0 = upstream(router) if router else None
+    print(f"  measuring {seconds:g} s", file=sys.stderr, flush=True)
     cpu0, t0 = time.process_time(), time.monotonic()
     await asyncio.sleep(seconds)
     cpu, wall = time.process_time() - cpu0, time.monotonic() - t0

@@ -87,6 +87,7 @@ class Consumer:
         self.retransmissions = 0
         self.plis_received = 0
         self.send_errors = 0
+        self.send_dropped = 0  # the socket's send buffer was full
         self.remb_bps: Optional[int] = None
         self.remb_at = 0.0
         self.rr_at = 0.0
@@ -209,9 +210,21 @@ class Consumer:
             return
         data = self._writer.write(self.payload_type, marker, seq, ts, self.ssrc, ast,
                                   pkt.audio_level, payload)
-        if self._send(data):
-            self.packets += 1
-            self.bytes += len(payload)
+        # _send, inlined for the common case (the relay's hottest lines)
+        if (self.transport._state is _DTLS_CONNECTED and self._sendto is not None
+                and self._nominated.get(1) is self._pair):
+            try:
+                self._sendto(self._protect(data), self._addr)
+            except (BlockingIOError, InterruptedError):
+                self.send_dropped += 1  # send buffer full: UDP drops, NACK/PLI repair
+                return
+            except Exception:  # a closing socket; the peer's state machine handles the rest
+                self.send_errors += 1
+                return
+        elif not self._send(data):
+            return
+        self.packets += 1
+        self.bytes += len(payload)
 
     def _send(self, data: bytes, rtcp: bool = False) -> bool:
         """Protect and send one RTP packet on the subscriber's selected ICE pair, in this
@@ -234,6 +247,9 @@ class Consumer:
             return True
         try:
             sendto(self._protect_rtcp(data) if rtcp else self._protect(data), self._addr)
+        except (BlockingIOError, InterruptedError):
+            self.send_dropped += 1
+            return False
         except Exception:  # a closing socket; the peer's state machine handles the rest
             self.send_errors += 1
             return False
@@ -244,8 +260,12 @@ class Consumer:
         protocol = pair.protocol
         socket_transport = getattr(protocol, "transport", None)
         if type(protocol) is StunProtocol and socket_transport is not None:
-            self._sendto = socket_transport.sendto
             self._addr = pair.remote_addr
+            direct = getattr(socket_transport, "direct_sendto", None)  # the shared port
+            self._sendto = direct(self._addr) if direct is not None else socket_transport.sendto
+            if self._sendto is None:  # closing
+                self._addr = self._protect = self._protect_rtcp = None
+                return
             session = self.transport._tx_srtp  # private (see selfcheck)
             self._protect = protector(session)
             self._protect_rtcp = session.protect_rtcp

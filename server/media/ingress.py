@@ -7,7 +7,9 @@ datetime per packet). For a relay that only forwards, that was most of the CPU o
 received packet. :class:`Ingress` sits in front of it on each of the peer's ICE sockets:
 
 * an SRTP (not SRTCP) datagram from a known SSRC is unprotected and given to its
-  :class:`~.forward.Producer` synchronously, in the socket's own callback;
+  :class:`~.forward.Producer` synchronously, in the socket's own callback; when nobody
+  takes that producer's packets, it is counted from its clear RTP header instead, not
+  decrypted (``Producer.on_unviewed``);
 * everything else (STUN, DTLS, SRTCP, RTP before the keys exist or from an SSRC not yet
   routed) takes aiortc's own path unchanged; the first packets of a new SSRC are routed
   by aiortc (MID), after which their SSRC is known and they come through here.
@@ -48,6 +50,7 @@ class Ingress:
         self._rx_session = None
         self.drop = 0.0  # test-only fault injection: fraction of RTP datagrams dropped
         self.packets = 0
+        self.header_only = 0  # counted from the clear header: nobody takes them (see Producer)
         self.unprotect_errors = 0
         self._installed: list = []
 
@@ -89,13 +92,17 @@ class Ingress:
             self._rx_session = session
         if self.drop and random.random() < self.drop:
             return True
+        ssrc = _SSRC.unpack_from(data, 8)[0]  # the RTP header is not encrypted
+        producer = self._by_ssrc.get(ssrc)
+        if producer is not None and producer.on_unviewed(data, ssrc):
+            self.packets += 1
+            self.header_only += 1
+            return True
         try:
             clear = unprotect(data)
         except pylibsrtp.Error:
             self.unprotect_errors += 1
             return True
-        ssrc = _SSRC.unpack_from(clear, 8)[0]
-        producer = self._by_ssrc.get(ssrc)
         if producer is None:
             producer = self._learn(ssrc)
             if producer is None:  # not routed yet: aiortc routes it by MID

@@ -11,7 +11,7 @@ from aiortc.codecs import is_rtx
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
-from .rtpwire import URI_AUDIO_LEVEL, abs_send_time, parse_rtp
+from .rtpwire import URI_AUDIO_LEVEL, abs_send_time, parse_header, parse_rtp
 from .runtime import log_once, route_rtx_by_ssrc, run_now
 
 if TYPE_CHECKING:
@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 #: a producer silent this long is idle (a layer turned off); packets again wake it
 WAKE_IDLE_S = 1.0
+#: an unviewed producer's packets are counted from their clear RTP header; one in this many
+#: is still decrypted, to keep libsrtp's packet index (rollover counter) in step
+DECRYPT_EVERY = 256
+#: bytes after an SRTP payload (the authentication tag of AES-CM/HMAC-SHA1-80; GCM's is 16)
+SRTP_TAG_BYTES = 10
 
 
 class InPacket:
@@ -97,6 +102,8 @@ class Producer:
         self._streams = receiver._RTCRtpReceiver__remote_streams  # private (see selfcheck)
         self._stats: Optional[StreamStatistics] = None  # of the media SSRC
         self._nack = receiver._RTCRtpReceiver__nack_generator  # private; None for audio
+        self._undecrypted = 0
+        self._header = InPacket(0, 0, 0, b"", None)  # reused by on_unviewed
 
         receiver._RTCRtpReceiver__jitter_buffer = TapJitterBuffer(self)  # private
         original_receive = receiver.receive
@@ -203,6 +210,43 @@ class Producer:
             run_now(self.receiver._send_rtcp_nack(ssrc, sorted(nack.missing)), "NACK")
         self.deliver(packet, ssrc)
 
+    def on_unviewed(self, data: bytes, ssrc: int) -> bool:
+        """One still-encrypted SRTP datagram, when nobody takes this producer's packets
+        (no consumer, or muted): most points' audio and low video at 130 points. The RTP
+        header is not encrypted (RFC 3711), so the receiver's statistics (its reports to
+        the publisher, the technicians' loss and jitter), the counters and the wake-up are
+        fed from it without decrypting, parsing the payload or generating NACKs (nobody
+        needs a repair). Returns False when the normal path must take the datagram: the
+        producer is viewed, the packet is not fresh media, or it is time for the periodic
+        real decryption that keeps libsrtp's rollover counter in step (it guesses each
+        packet's index from the last one it decrypted, which works within 2^15 packets)."""
+        if self._targets and not self.muted:
+            return False
+        self._undecrypted += 1
+        if self._undecrypted >= DECRYPT_EVERY:
+            self._undecrypted = 0
+            return False
+        header = parse_header(data)
+        if header is None or header[0] != self.payload_type:
+            return False
+        _, seq, ts, marker, size = header
+        if ssrc != self.media_ssrc:
+            self._media_stats(ssrc)
+        probe = self._header
+        probe.sequence_number = seq
+        probe.timestamp = ts
+        self._stats.add(probe)
+        nack = self._nack
+        if nack is not None and nack.max_seq is not None:
+            nack.max_seq = None  # resume cleanly: no run of "missing" packets later
+            nack.missing.clear()
+        self.packets += 1
+        self.bytes += max(0, size - SRTP_TAG_BYTES)
+        if marker:
+            self.frames += 1
+        self._touch()
+        return True
+
     def _media_stats(self, ssrc: int) -> StreamStatistics:
         stats = self._streams.get(ssrc)
         if stats is None:
@@ -220,17 +264,7 @@ class Producer:
             self.frames += 1
         if ssrc != self.media_ssrc:
             self._media_stats(ssrc)
-        now_m = time.monotonic()
-        last = self.last_packet_at
-        self.last_packet_at = now_m
-        if (last is None or now_m - last > WAKE_IDLE_S) and self.on_wake is not None:
-            # re-point the slots now, not on the next loop turn: this packet is the first of
-            # the layer's key frame, and a slot switching to it starts at a key frame (one
-            # missed here costs a PLI round and the encoder's next key frame, ~1 s)
-            try:
-                self.on_wake()
-            except Exception:
-                log_once("producer-wake", "re-pointing the slots failed")
+        self._touch()
         if self.muted or not self._targets:
             return
         now = time.time()
@@ -243,6 +277,19 @@ class Producer:
                     consumer.switch_on(packet, now, ast)
             except Exception:  # never let a forwarding bug break the transport
                 log_once("producer-forward", "forwarding failed")
+
+    def _touch(self) -> None:
+        now = time.monotonic()
+        last = self.last_packet_at
+        self.last_packet_at = now
+        if (last is None or now - last > WAKE_IDLE_S) and self.on_wake is not None:
+            # re-point the slots now, not on the next loop turn: this packet is the first of
+            # the layer's key frame, and a slot switching to it starts at a key frame (one
+            # missed here costs a PLI round and the encoder's next key frame, ~1 s)
+            try:
+                self.on_wake()
+            except Exception:
+                log_once("producer-wake", "re-pointing the slots failed")
 
     def active(self, now: float) -> bool:
         """Media within the last ``WAKE_IDLE_S`` (a layer that is turned on)."""

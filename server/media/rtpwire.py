@@ -76,6 +76,26 @@ def parse_rtp(data: bytes, audio_level_id: int):
     return b1 & 0x7F, seq, ts, b1 >> 7, data[pos:end], level
 
 
+def parse_header(data: bytes):
+    """The clear RTP header of an SRTP (or RTP) packet: ``(payload_type, sequence_number,
+    timestamp, marker, payload_size)`` where ``payload_size`` counts everything after the
+    header (payload, padding, SRTP tag), or None for a malformed packet."""
+    n = len(data)
+    if n < 12 or data[0] >> 6 != 2:
+        return None
+    b0 = data[0]
+    seq, ts = _SEQ_TS.unpack_from(data, 2)
+    pos = 12 + ((b0 & 0x0F) << 2)
+    if b0 & 0x10:
+        if pos + 4 > n:
+            return None
+        pos += 4 + (_EXT_HEAD.unpack_from(data, pos)[1] << 2)
+    if pos > n:
+        return None
+    b1 = data[1]
+    return b1 & 0x7F, seq, ts, b1 >> 7, n - pos
+
+
 def _audio_level(data: bytes, pos: int, end: int, ext_id: int):
     """The ssrc-audio-level in a one-byte-header extension block, or None."""
     while pos < end:
@@ -96,34 +116,44 @@ def _audio_level(data: bytes, pos: int, end: int, ext_id: int):
 
 
 class RtpWriter:
-    """Serialise RTP packets with the header extensions negotiated on one sender."""
+    """Serialise RTP packets with the header extensions negotiated on one sender. The
+    extension block's constant parts (mid, the abs-send-time element's id, the padding and
+    length for packets with and without an audio level) are built once."""
 
-    __slots__ = ("_mid", "_ast", "_al")
+    __slots__ = ("_pre", "_ast_on", "_al", "_tail", "_words", "_tail_al", "_words_al")
 
     def __init__(self, header_extensions, mid: str | None) -> None:
         ids = {ext.uri: ext.id for ext in header_extensions}
         mid_id = ids.get(URI_MID)
         mid_bytes = (mid or "").encode("utf8")
-        self._mid = (bytes([(mid_id << 4) | (len(mid_bytes) - 1)]) + mid_bytes
-                     if mid_id and mid_bytes else b"")
+        pre = (bytes([(mid_id << 4) | (len(mid_bytes) - 1)]) + mid_bytes
+               if mid_id and mid_bytes else b"")
         ast_id = ids.get(URI_ABS_SEND_TIME)
-        self._ast = bytes(((ast_id << 4) | 2,)) if ast_id else b""
+        if ast_id:
+            pre += bytes(((ast_id << 4) | 2,))
+        self._pre = pre
+        self._ast_on = bool(ast_id)
+        size = len(pre) + (3 if ast_id else 0)  # the 3 abs-send-time bytes come per packet
+        self._tail = b"\x00" * (-size & 3)
+        self._words = (size + len(self._tail)) >> 2
         al_id = ids.get(URI_AUDIO_LEVEL)
         self._al = (al_id << 4) if al_id else 0
+        self._tail_al = b"\x00" * (-(size + 2) & 3)
+        self._words_al = (size + 2 + len(self._tail_al)) >> 2
 
     def write(self, payload_type: int, marker: int, seq: int, timestamp: int, ssrc: int,
               ast: bytes, audio_level, payload: bytes) -> bytes:
         """``ast``: the abs-send-time bytes (see :func:`abs_send_time`)."""
-        ext = self._mid
-        if self._ast:
-            ext += self._ast + ast
         if self._al and audio_level is not None:
-            ext += bytes((self._al, (0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F)))
-        if not ext:
-            return _HEADER.pack(0x80, (marker << 7) | payload_type, seq, timestamp,
-                                ssrc) + payload
-        pad = -len(ext) & 3
-        if pad:
-            ext += b"\x00" * pad
+            tail = bytes((self._al, (0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F))) \
+                + self._tail_al
+            words = self._words_al
+        else:
+            tail = self._tail
+            words = self._words
+            if not words:
+                return _HEADER.pack(0x80, (marker << 7) | payload_type, seq, timestamp,
+                                    ssrc) + payload
         return b"".join((_HEADER_EXT.pack(0x90, (marker << 7) | payload_type, seq, timestamp,
-                                          ssrc, 0xBEDE, len(ext) >> 2), ext, payload))
+                                          ssrc, 0xBEDE, words),
+                         self._pre, ast if self._ast_on else b"", tail, payload))

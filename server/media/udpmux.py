@@ -85,6 +85,16 @@ class MuxTransport(asyncio.DatagramTransport):
         except OSError as exc:
             logger.debug("send to %s failed: %r", addr, exc)
 
+    def direct_sendto(self, addr):
+        """For the relay's per-packet sends to ``addr`` (the selected pair's remote
+        address): the shared socket's own ``sendto``, with ``addr`` bound to this
+        connection once, here, instead of checked on every packet. None once closing."""
+        if self._closing:
+            return None
+        if self._by_addr.get(addr) is not self._protocol:
+            self._mux.bind_addr(addr, self._protocol)
+        return self._send
+
     def get_extra_info(self, name, default=None):
         if name == "sockname":
             return self._mux.announced

@@ -150,6 +150,12 @@ async def test_floor_rules_audio_and_switch_without_renegotiation(conference):
     for pid in ("vinh", "cualo", "thaihoa"):
         assert conference.producer(pid, "audio").consumers == ()
         assert conference.producer(pid, "audio").packets > 0
+    # unheard audio is counted from its clear RTP header, not decrypted, and its link
+    # statistics (receiver reports, the technicians' loss) still follow it
+    for sid, pid in (("s-a", "vinh"), ("s-b", "cualo"), ("s-c", "thaihoa")):
+        audio = conference.producer(pid, "audio")
+        assert router.peers[sid].ingress.header_only > 0.5 * audio.packets
+        assert audio.raw_received >= 0.9 * audio.packets
     assert all(cons.packets == 0 for cons in floor_audio.values())
 
     router.set_floor("vinh")

@@ -129,7 +129,12 @@ def test_rtp_writer_matches_aiortc_serialize():
     )
 
     for uris, level in (([URI_MID, URI_ABS_SEND_TIME], None),
+                        ([URI_MID, URI_ABS_SEND_TIME, URI_AUDIO_LEVEL], (False, 127)),
+                        ([URI_MID, URI_ABS_SEND_TIME, URI_AUDIO_LEVEL], None),
+                        ([URI_ABS_SEND_TIME, URI_AUDIO_LEVEL], (True, 3)),
                         ([URI_MID, URI_AUDIO_LEVEL], (True, 42)),
+                        ([URI_AUDIO_LEVEL], (True, 42)),
+                        ([URI_AUDIO_LEVEL], None),
                         ([], None)):
         exts = [RTCRtpHeaderExtensionParameters(id=i + 1, uri=u) for i, u in enumerate(uris)]
         ext_map = HeaderExtensionsMap()
@@ -200,7 +205,7 @@ def test_fast_rtp_parse_agrees_with_aiortc():
     from aiortc.rtp import HeaderExtensionsMap, RtpPacket
     from hypothesis import given, settings
 
-    from server.media.rtpwire import URI_AUDIO_LEVEL, parse_rtp
+    from server.media.rtpwire import URI_AUDIO_LEVEL, parse_header, parse_rtp
 
     ext_map = HeaderExtensionsMap()
     ext_map.configure(RTCRtpReceiveParameters(
@@ -215,10 +220,14 @@ def test_fast_rtp_parse_agrees_with_aiortc():
         except ValueError:
             ref = None
         ours = parse_rtp(data, 3)
+        header = parse_header(data)  # the unviewed path's: the header only
         if ref is None:
             assert ours is None
             return
         assert ours is not None
+        # payload_size counts what follows the header: payload and padding
+        assert header == (ref.payload_type, ref.sequence_number, ref.timestamp, ref.marker,
+                          len(ref.payload) + ref.padding_size)
         pt, seq, ts, marker, payload, level = ours
         assert (pt, seq, ts, marker, payload) == (
             ref.payload_type, ref.sequence_number, ref.timestamp, ref.marker, ref.payload)
@@ -291,3 +300,46 @@ async def test_run_now_finishes_in_the_call_or_in_a_task():
         raise RuntimeError("bug")
 
     run_now(raises_at_once(), "test-raise")  # logged once, not raised
+
+
+def test_unviewed_decrypt_interval_keeps_srtp_index_across_rollovers():
+    """An unviewed producer's packets are counted from their clear header and only one in
+    DECRYPT_EVERY is decrypted. libsrtp guesses each packet's index (rollover counter) from
+    the last packet it decrypted, so that interval keeps decryption working across sequence
+    rollovers; a much longer gap (what decrypting nothing would become) breaks it."""
+    import os
+    import struct
+
+    import pylibsrtp
+
+    from server.media.producer import DECRYPT_EVERY
+
+    key = os.urandom(30)
+
+    def sessions():
+        tx = pylibsrtp.Session(policy=pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+        rx = pylibsrtp.Session(policy=pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND))
+        return tx, rx
+
+    def packet(i):
+        return struct.pack("!BBHLL", 0x80, 111, i & 0xFFFF, 960 * i & 0xFFFFFFFF, 42) + b"x" * 40
+
+    tx, rx = sessions()
+    failures = 0
+    for i in range(70_000):  # two rollovers
+        data = tx.protect(packet(i))
+        if i % DECRYPT_EVERY == 0 or i > 69_990:  # the periodic decryption, then viewed
+            try:
+                assert rx.unprotect(data) == packet(i)
+            except pylibsrtp.Error:
+                failures += 1
+    assert failures == 0
+
+    tx, rx = sessions()
+    for i in range(30_001):
+        data = tx.protect(packet(i))
+    rx.unprotect(data)
+    for i in range(30_001, 80_000):
+        data = tx.protect(packet(i))
+    with pytest.raises(pylibsrtp.Error):
+        rx.unprotect(data)  # 50,000 packets unseen, a rollover among them: wrong index
