@@ -144,31 +144,28 @@ class LatencyProbe:
         self.n = 0
         self.samples = array("d")  # compact: the probe must not inflate the relay's RSS
         self._on_rtp = Producer.on_rtp
-        self._send = Consumer._send
+        self._forward = Consumer.forward
 
     def install(self) -> None:
         probe = self
-        on_rtp, send = self._on_rtp, self._send
+        on_rtp, forward = self._on_rtp, self._forward
 
         def timed_on_rtp(producer, data, ssrc):
             probe.t_in = time.perf_counter()
             on_rtp(producer, data, ssrc)
 
-        def timed_send(consumer, data, rtcp=False):
-            ok = send(consumer, data, rtcp)
-            if rtcp:
-                return ok
+        def timed_forward(consumer, pkt, now, ast):
+            forward(consumer, pkt, now, ast)  # rewrite, protect, send (inline)
             probe.n += 1
             if probe.n % probe.every == 0:
                 probe.samples.append(time.perf_counter() - probe.t_in)
-            return ok
 
         Producer.on_rtp = timed_on_rtp
-        Consumer._send = timed_send
+        Consumer.forward = timed_forward
 
     def remove(self) -> None:
         Producer.on_rtp = self._on_rtp
-        Consumer._send = self._send
+        Consumer.forward = self._forward
 
     def percentile_ms(self, q: float) -> float | None:
         if not self.samples:
