@@ -94,6 +94,12 @@ class Consumer:
         self.padding_bytes = 0  # bandwidth probes (RTX copies of recent packets)
         self.rtt_s: Optional[float] = None
         self.fraction_lost: Optional[float] = None
+        #: the subscriber's cumulative counters (last receiver report): packets lost, and
+        #: the extended highest sequence number received; loss over any interval follows
+        #: from them however often reports come (see Viewers.update)
+        self.rr_lost = 0
+        self.rr_highest: Optional[int] = None
+        self.rr_read: Optional[tuple[int, int]] = None  # (lost, highest) when last read
 
         original_send = sender.send
 
@@ -355,6 +361,8 @@ class Consumer:
                 for report in packet.reports:
                     if report.ssrc == self.ssrc:
                         self.fraction_lost = report.fraction_lost / 256.0
+                        self.rr_lost = report.packets_lost
+                        self.rr_highest = report.highest_sequence
                         self.rr_at = time.monotonic()
                         if report.lsr:
                             now = (ntp_now() >> 16) & 0xFFFFFFFF

@@ -24,10 +24,17 @@ AUDIO_BPS = 48_000  # kept aside per audio slot that carries sound
 UP_MARGIN = 1.15
 UP_HOLD_S = 3.0
 LOSS_SETTLE_S = 3.0
-#: the wait before a loss-based estimate grows again doubles after each failed try, up to
-#: this: a link that clears is found again within ~this + 5 s, and a link that stays weak is
-#: tried (a few lossy seconds, audio included) at most this often
-LOSS_HOLD_MAX_S = 12.0
+#: the wait after a cut before a loss-based estimate tries the better choice (each try is a
+#: few congested seconds, and the viewer's picture changes twice); it doubles after each
+#: failed try, up to LOSS_HOLD_MAX_S: a link that clears is found again within ~that + 5 s
+LOSS_HOLD_S = 6.0
+LOSS_HOLD_MAX_S = 10.0
+#: a round trip this much above the path's lowest means a queue: congested; under CLEAR_S
+#: above it, clear
+QUEUE_S, CLEAR_S = 0.15, 0.06
+RTT_WINDOW_S = 60.0
+#: at most one step up per this (the reports show the last step's effect a second later)
+RAISE_GAP_S = 2.0
 START_GRACE_S = 4.0  # Chrome's estimate starts low and ramps up: no downgrade before this
 PROBE_CAP_BPS = 1_500_000
 RANK = {"video": 2, "low": 1, None: 0}
@@ -89,43 +96,66 @@ class ViewerLayers:
     #: the estimate from the viewer's receiver reports when it sends no REMB (None: no
     #: limit seen); cut on loss, raised while clean after ``loss_hold_s``
     loss_budget: Optional[float] = None
-    loss_hold_s: float = 4.0
+    loss_hold_s: float = LOSS_HOLD_S
     cut_at: float = -1e9
     loss_streak: int = 0
-    reports_read_at: float = 0.0  # receiver reports up to this time are counted
     #: the budget the next better choice needs (None: the best is chosen)
     next_bps: Optional[float] = None
     from_remb: bool = False
     raised_at: float = -1e9
+    reports_read_at: float = 0.0  # round trips reported up to this time are counted
+    _rtts: list = field(default_factory=list)  # (time, round trip s) of the last RTT_WINDOW_S
 
-    def from_loss(self, loss: Optional[float], sending_bps: float, now: float) -> Optional[float]:
-        """A loss-based estimate (RFC 3550 receiver reports): above 10 % loss the budget
-        drops just below what is being sent (one step down per episode); below 5 % it grows
-        1.5x a second once ``loss_hold_s`` has passed since the last cut (which doubles
-        after a cut that follows a raise): trying the better choice is the probe."""
-        lossy = loss is not None and loss > 0.10
-        if loss is not None:  # None: no new report this second (the streak stands)
-            self.loss_streak = self.loss_streak + 1 if lossy else 0
-        if lossy:
-            # two lossy seconds in a row (not one key frame's burst), and one cut per
-            # episode: the reports lag the switch by a second or two
-            if self.loss_streak >= 2 and now - self.cut_at > LOSS_SETTLE_S:
+    def from_loss(self, loss: Optional[float], rtt: Optional[float], sending_bps: float,
+                  now: float) -> Optional[float]:
+        """The estimate from the viewer's receiver reports (when it sends no REMB): ``loss``
+        since the last reading and the freshest round-trip time (None: nothing new).
+
+        Congested = above 10 % loss, or a round trip ``QUEUE_S`` above the lowest of the
+        last ``RTT_WINDOW_S`` (a queue on the path: a capped rural link queues for
+        hundreds of milliseconds before it drops much, and NACK repair hides most loss
+        from the reports). Two congested readings in a row cut the budget to just below
+        what is being sent, once per episode, unless the viewer is on sound only already.
+        Clean (under 5 % loss, no queue) for ``loss_hold_s`` after the last cut, the
+        budget goes to what the next better choice needs, one choice at a time and at
+        most every ``RAISE_GAP_S``: trying it is the probe. The hold doubles (up to
+        ``LOSS_HOLD_MAX_S``) when a raise is followed by a cut."""
+        base = self._base_rtt(rtt, now)
+        queued = rtt is not None and base is not None and rtt > base + QUEUE_S
+        congested = (loss is not None and loss > 0.10) or queued
+        if loss is not None or rtt is not None:  # else nothing new: the streak stands
+            self.loss_streak = self.loss_streak + 1 if congested else 0
+        if congested:
+            # two readings in a row (not one key frame's burst), and one cut per episode:
+            # the reports lag the switch by a second or two
+            if self.loss_streak >= 2 and now - self.cut_at > LOSS_SETTLE_S \
+                    and self.level != "off":
                 if now - self.raised_at < 10.0:
                     self.loss_hold_s = min(LOSS_HOLD_MAX_S, self.loss_hold_s * 2)
                 self.loss_budget = max(64_000.0, sending_bps * 0.9)
                 self.cut_at = now
-        elif self.loss_budget is not None and (loss is None or loss < 0.05) \
-                and now - self.cut_at >= self.loss_hold_s:
-            # one step at a time: no further than what the next better choice needs, so a
-            # viewer on sound only tries the low layer before the high one
-            raised = self.loss_budget * 1.5
-            if self.next_bps is not None:
-                raised = min(raised, max(self.next_bps, self.loss_budget))
+        elif (self.loss_budget is not None and (loss is None or loss < 0.05)
+              and not (rtt is not None and base is not None and rtt > base + CLEAR_S)
+              and now - self.cut_at >= self.loss_hold_s and now - self.raised_at >= RAISE_GAP_S):
+            if self.next_bps is not None:  # one choice up (sound only tries low before high)
+                # with 10 % to spare: the layers' measured rates move from second to second
+                raised = max(self.next_bps * 1.1, self.loss_budget)
+            else:
+                raised = self.loss_budget * 1.5
             self.raised_at = now if raised > self.loss_budget else self.raised_at
             self.loss_budget = raised
             if self.loss_budget > 2 * max(self.need_bps, 1.0):
-                self.loss_budget, self.loss_hold_s = None, 4.0
+                self.loss_budget, self.loss_hold_s = None, LOSS_HOLD_S
         return self.loss_budget
+
+    def _base_rtt(self, rtt: Optional[float], now: float) -> Optional[float]:
+        """The lowest round trip of the last ``RTT_WINDOW_S`` (the path without a queue)."""
+        samples = self._rtts
+        if rtt is not None:
+            samples.append((now, rtt))
+        while samples and now - samples[0][0] > RTT_WINDOW_S:
+            samples.pop(0)
+        return min(r for _, r in samples) if samples else None
 
     def update(self, budget_bps: Optional[float], audio_slots: int, demands: list[Demand],
                now: float) -> bool:

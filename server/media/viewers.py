@@ -31,6 +31,39 @@ def _priority(name: str) -> tuple:
     return (99, 0)
 
 
+#: fewer packets than this since the last reading: no loss figure yet
+MIN_EXPECTED = 8
+
+
+def interval_loss(consumers) -> Optional[float]:
+    """The share of packets a viewer lost since the last reading, over all its slots, from
+    the cumulative counters of its receiver reports (None: fewer than ``MIN_EXPECTED``
+    packets reported since; they count towards the next reading). Not the reports' own
+    "fraction lost": Chrome sends a report with every NACK, so the latest one often covers
+    a few milliseconds and reads 0 on a link that loses a third of the packets."""
+    lost = expected = 0
+    fresh = []
+    for c in consumers:
+        if c.rr_highest is None:
+            continue
+        now = (c.rr_lost, c.rr_highest)
+        if c.rr_read is None or c.source is None:
+            c.rr_read = now  # a baseline, nothing to compare yet
+            continue
+        d_expected = now[1] - c.rr_read[1]
+        if not 0 <= d_expected < 0x8000:  # a restarted or wrapped counter: new baseline
+            c.rr_read = now
+            continue
+        expected += d_expected
+        lost += max(0, now[0] - c.rr_read[0])
+        fresh.append((c, now))
+    if expected < MIN_EXPECTED:
+        return None
+    for c, now in fresh:
+        c.rr_read = now
+    return min(1.0, lost / expected)
+
+
 class Viewers:
     def __init__(self, on_change: Callable[["Peer", ViewerLayers], None]) -> None:
         self.by_participant: dict[str, ViewerLayers] = {}
@@ -83,6 +116,7 @@ class Viewers:
             high_bps, low_bps = self.rate(high), self.rate(low)
             if high_bps is not None or low_bps is not None:
                 demands.append(Demand(name, high_bps, low_bps))
+        loss = None
         remb = [c.remb_bps for c in [peer, *peer.consumers.values()]
                 if c.remb_bps is not None and now - c.remb_at <= REMB_MAX_AGE_S]
         audio = sum(1 for c in peer.consumers.values()
@@ -91,15 +125,14 @@ class Viewers:
         if remb:
             budget = max(remb)
         else:  # no REMB from this viewer: its receiver reports' loss on what it gets
-            # each receiver report counts once (audio reports come every ~5 s: one lossy
-            # report must not read as five lossy seconds)
-            losses = [c.fraction_lost for c in peer.consumers.values()
-                      if c.source is not None and c.fraction_lost is not None
-                      and c.rr_at > viewer.reports_read_at]
-            viewer.reports_read_at = now
             sending = sum(self._rate.get(id(c.source), 0.0) for c in peer.consumers.values()
                           if c.source is not None)
-            budget = viewer.from_loss(max(losses) if losses else None, sending, now)
+            loss = interval_loss(peer.consumers.values())
+            rtts = [c.rtt_s for c in peer.consumers.values()
+                    if c.source is not None and c.rtt_s is not None
+                    and c.rr_at > viewer.reports_read_at]
+            viewer.reports_read_at = now
+            budget = viewer.from_loss(loss, max(rtts) if rtts else None, sending, now)
         before = (viewer.level, viewer.reason)
         changed = viewer.update(budget, audio, demands, now)
         if changed or (viewer.level, viewer.reason) != before:

@@ -1,6 +1,7 @@
 """Per-viewer layer choice (server/media/layers.py) on a simulated link, one step a second:
-what the relay sends the viewer is the cost of its choice plus sound, and the viewer's
-receiver reports lose what does not fit the link's capacity."""
+what the relay sends the viewer is the cost of its choice plus sound. What does not fit the
+link's capacity first queues (the round trip grows, as behind tbf or a bloated modem), and is
+lost once the queue is full; NACK repair hides the loss from the reports before that."""
 
 from server.media.layers import AUDIO_BPS, Demand, ViewerLayers, cost
 
@@ -8,16 +9,28 @@ HALL = [Demand("hall.video", high_bps=1_400_000, low_bps=250_000)]
 
 
 class Link:
-    def __init__(self, viewer: ViewerLayers) -> None:
-        self.viewer, self.now, self.history = viewer, 0.0, []
+    BASE_RTT = 0.15
+    QUEUE_LIMIT_S = 0.8  # what tbf's limit holds at 200 kbit/s
 
-    def run(self, seconds: int, capacity_bps: float, remb: float | None = None) -> list:
+    def __init__(self, viewer: ViewerLayers) -> None:
+        self.viewer, self.now, self.history, self.queue_s = viewer, 0.0, [], 0.0
+
+    def run(self, seconds: int, capacity_bps: float, remb: float | None = None,
+            queue: bool = True) -> list:
         levels = []
         for _ in range(seconds):
             self.now += 1.0
             sending = cost(self.viewer.choice, HALL) + AUDIO_BPS
-            loss = max(0.0, 1 - capacity_bps / sending)
-            budget = remb if remb is not None else self.viewer.from_loss(loss, sending, self.now)
+            excess = max(0.0, 1 - capacity_bps / sending)
+            if queue:
+                self.queue_s = min(self.QUEUE_LIMIT_S,
+                                   max(0.0, self.queue_s + (sending - capacity_bps) / capacity_bps))
+                loss = excess if self.queue_s >= self.QUEUE_LIMIT_S else 0.0
+            else:  # no queue: the excess is lost at once
+                loss = excess
+            rtt = self.BASE_RTT + self.queue_s
+            budget = remb if remb is not None else \
+                self.viewer.from_loss(loss, rtt, sending, self.now)
             self.viewer.from_remb = remb is not None
             self.viewer.update(budget, 1, HALL, self.now)
             levels.append(self.viewer.level)
@@ -31,8 +44,13 @@ def first(levels: list, level: str) -> int:
     return levels.index(level) + 1
 
 
-def test_a_weak_link_steps_down_to_low_then_to_sound_only_and_back_up():
+import pytest
+
+
+@pytest.mark.parametrize("queue", [True, False], ids=["queue-then-loss", "loss-only"])
+def test_a_weak_link_steps_down_to_low_then_to_sound_only_and_back_up(queue):
     link = Link(ViewerLayers(started_at=0.0))
+    link.run = lambda *a, _run=link.run, **k: _run(*a, queue=queue, **k)
     assert link.run(5, 10e6) == ["high"] * 5
     assert first(link.run(10, 1_000_000), "low") <= 10  # 1 Mbit/s: the 1.4 Mbit/s layer does not fit
     assert first(link.run(20, 200_000), "off") <= 20    # 200 kbit/s: not even the low layer
@@ -45,9 +63,23 @@ def test_a_weak_link_steps_down_to_low_then_to_sound_only_and_back_up():
 def test_a_report_of_loss_is_not_read_twice():
     viewer = ViewerLayers(started_at=-10.0)
     viewer.loss_budget = None
-    assert viewer.from_loss(0.5, 1_500_000, 1.0) is None  # one lossy second is a burst
-    assert viewer.from_loss(None, 1_500_000, 2.0) is None  # no new report: the streak stands
-    assert viewer.from_loss(0.5, 1_500_000, 3.0) == 1_350_000  # two lossy reports: cut
+    assert viewer.from_loss(0.5, None, 1_500_000, 1.0) is None  # one lossy second is a burst
+    assert viewer.from_loss(None, None, 1_500_000, 2.0) is None  # no new report: the streak stands
+    assert viewer.from_loss(0.5, None, 1_500_000, 3.0) == 1_350_000  # two lossy reports: cut
+
+
+def test_a_growing_round_trip_is_congestion_even_without_reported_loss():
+    viewer = ViewerLayers(started_at=-10.0)
+    for t in range(1, 4):
+        assert viewer.from_loss(0.0, 0.15, 1_500_000, t) is None  # the path's own round trip
+    assert viewer.from_loss(0.0, 0.25, 1_500_000, 4) is None  # +100 ms: jitter, not a queue
+    assert viewer.from_loss(0.0, 0.45, 1_500_000, 5) is None  # a queue, once
+    assert viewer.from_loss(0.0, 0.50, 1_500_000, 6) == 1_350_000  # twice: cut
+    # on sound only there is nothing left to cut: a late lossy report does not cut again
+    viewer.choice = {"hall.video": None}
+    for t in range(20, 23):
+        viewer.from_loss(0.4, 0.9, 30_000, t)
+    assert viewer.loss_budget == 1_350_000
 
 
 def test_remb_goes_down_at_once_and_up_after_a_hold():

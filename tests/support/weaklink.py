@@ -110,7 +110,10 @@ class WeakLink:
         if rtt_ms:
             delay = self.dir / "delay.py"
             delay.write_text(DELAY)
-            self._forward([*inside, sys.executable, str(delay), f"{self.remote_ip}:{SHIM_PORT}",
+            # real-time priority: on a busy 2-core box (three browsers encoding and decoding)
+            # a starved shim queued the media for seconds, not the 75 ms each way asked for
+            self._forward([*inside, "chrt", "-f", "20", sys.executable, str(delay),
+                           f"{self.remote_ip}:{SHIM_PORT}",
                            self.local_ip, str(relay_udp_port), f"{self.remote_ip}:{SHIM_UP_PORT}",
                            str(rtt_ms / 2)])
             table = "dewan_delay"
