@@ -43,8 +43,8 @@ Each viewer's video slots get layers from that viewer's own feedback (``.layers`
 by priority floor > hall > presentation > tiles, audio kept aside first), else an estimate
 from its receiver reports: congested = above 10 % loss (from the reports' cumulative
 counters, over the last second) or a round trip 150 ms above the lowest of the last minute
-(a queue); two congested readings: one step down; clean for a hold (6 s, doubling after a
-failed try, at most 10 s): one choice up, at most every 2 s, which is the probe. Down at
+(a queue); two congested readings: one step down; clean for a hold (8 s, doubling after a
+failed try, at most 12 s): one choice up, at most every 2 s, which is the probe. Down at
 once, up when the better choice
 fits with 15 % to spare for 3 s; the switch happens at the new layer's key frame. When not
 even the low layer fits, the viewer's video slots carry nothing (sound only). A slot whose

@@ -23,12 +23,15 @@ from typing import Optional
 AUDIO_BPS = 48_000  # kept aside per audio slot that carries sound
 UP_MARGIN = 1.15
 UP_HOLD_S = 3.0
-LOSS_SETTLE_S = 3.0
+#: after a cut, reports still show the old choice for a few seconds (the switch waits for a
+#: key frame, the queue drains, a report echoes a sender report up to a second old): no
+#: second cut before this
+LOSS_SETTLE_S = 5.0
 #: the wait after a cut before a loss-based estimate tries the better choice (each try is a
 #: few congested seconds, and the viewer's picture changes twice); it doubles after each
 #: failed try, up to LOSS_HOLD_MAX_S: a link that clears is found again within ~that + 5 s
-LOSS_HOLD_S = 6.0
-LOSS_HOLD_MAX_S = 10.0
+LOSS_HOLD_S = 8.0
+LOSS_HOLD_MAX_S = 12.0
 #: a round trip this much above the path's lowest means a queue: congested; under CLEAR_S
 #: above it, clear
 QUEUE_S, CLEAR_S = 0.15, 0.06
@@ -134,7 +137,9 @@ class ViewerLayers:
                     self.loss_hold_s = min(LOSS_HOLD_MAX_S, self.loss_hold_s * 2)
                 self.loss_budget = max(64_000.0, sending_bps * 0.9)
                 self.cut_at = now
-        elif (self.loss_budget is not None and (loss is None or loss < 0.05)
+        elif (self.loss_budget is not None and self.loss_streak == 0
+              and (loss is not None or rtt is not None)  # a fresh reading, and a clean one
+              and (loss is None or loss < 0.05)
               and not (rtt is not None and base is not None and rtt > base + CLEAR_S)
               and now - self.cut_at >= self.loss_hold_s and now - self.raised_at >= RAISE_GAP_S):
             if self.next_bps is not None:  # one choice up (sound only tries low before high)
@@ -179,9 +184,12 @@ class ViewerLayers:
                 new[d.slot] = down[d.slot]  # no longer fits: at once
             elif RANK[up[d.slot]] > RANK[current]:
                 better = True
-                # a loss-based budget only grows after a clean hold: no second wait
-                hold = 0.0 if self.loss_budget is not None and not self.from_remb else UP_HOLD_S
-                held = self._better_since is not None and now - self._better_since >= hold
+                if self.loss_budget is not None and not self.from_remb:
+                    # a budget from the reports: up only once the hold since the last cut is
+                    # over (not because a layer's measured rate dipped for a second)
+                    held = now - self.cut_at >= self.loss_hold_s
+                else:
+                    held = self._better_since is not None and now - self._better_since >= UP_HOLD_S
                 new[d.slot] = up[d.slot] if held else current
             else:
                 new[d.slot] = current

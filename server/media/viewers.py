@@ -116,7 +116,6 @@ class Viewers:
             high_bps, low_bps = self.rate(high), self.rate(low)
             if high_bps is not None or low_bps is not None:
                 demands.append(Demand(name, high_bps, low_bps))
-        loss = None
         remb = [c.remb_bps for c in [peer, *peer.consumers.values()]
                 if c.remb_bps is not None and now - c.remb_at <= REMB_MAX_AGE_S]
         audio = sum(1 for c in peer.consumers.values()
@@ -124,7 +123,7 @@ class Viewers:
         viewer.from_remb = bool(remb)
         if remb:
             budget = max(remb)
-        else:  # no REMB from this viewer: its receiver reports' loss on what it gets
+        else:  # no REMB from this viewer: its receiver reports (loss, round trip)
             sending = sum(self._rate.get(id(c.source), 0.0) for c in peer.consumers.values()
                           if c.source is not None)
             loss = interval_loss(peer.consumers.values())

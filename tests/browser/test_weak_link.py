@@ -114,8 +114,12 @@ async def test_weak_link_low_layer_sound_only_and_back(server, open_page, tmp_pa
                       "hall kbit/s:", await weak.evaluate("() => window.dewan.rtc.lastSummary?.inbound?.video?.bitrate_kbps"))
             print(f"{CAP_KBIT} kbit/s + 2 % loss: low layer after {took:.1f} s")
             frames = await hall_frames(weak)
-            await weak.wait_for_timeout(3000)
+            levels = []  # the relay's choice for the page, polled for 3 s: low, never sound only
+            for _ in range(12):
+                levels.append((await weak.evaluate("() => window.dewan.layer") or {}).get("video"))
+                await weak.wait_for_timeout(250)
             assert await hall_frames(weak) > frames + 5  # keeps decoding (noise at 250 kbit/s: few fps)
+            assert set(levels) == {"low"}, levels
             assert await on_low(weak)
             assert await on_high(strong)  # the others stay high
 
