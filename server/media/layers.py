@@ -13,6 +13,10 @@ router feeds it rates and estimates once a second.
 libwebrtc lets its estimate grow to only about 1.5x what it receives, so a viewer held low
 never climbs back by itself: :meth:`ViewerLayers.probe_bps` says how much padding (RTX
 copies of recent packets) the relay should add to let the estimate reach the next choice.
+
+A viewer that sends no REMB (Chrome sends this relay none) gets an estimate from its receiver
+reports instead (:meth:`ViewerLayers.from_loss`): loss and the round trip (a queue), down on
+two congested readings, up one choice at a time after a clean hold.
 """
 
 from __future__ import annotations
