@@ -44,6 +44,7 @@ RELAY_COUNTERS: dict[str, str] = {
     "plis_sent": "Picture loss indications sent to publishers",
     "nacks_received": "NACKs received from subscribers",
     "retransmissions": "Packets retransmitted from the relay's cache in answer to NACKs",
+    "send_dropped": "RTP packets the relay dropped because its socket's send buffer was full",
 }
 
 _MAX_EVENT_LABELS = 256  # distinct (event, result) pairs before new ones become "other"

@@ -79,7 +79,7 @@ windows, sampled once a second), ``media_silence_s``, ``packets_up``, ``packets_
 ``counters()`` -> totals since start: ``packets_forwarded``, ``bytes_forwarded``,
 ``packets_received``, ``bytes_received``, ``plis_sent``, ``plis_received``,
 ``nacks_received``, ``retransmissions``, ``keyframes`` (consumer restarts on a key
-frame), and gauges ``peers``, ``producers``, ``consumers_active``.
+frame), ``send_dropped`` (the socket's send buffer was full), and gauges ``peers``, ``producers``, ``consumers_active``.
 
 Test-only fault hook: ``Router.impair(point_id, drop_up=0.05, drop_down=0.05)`` drops that
 fraction of the point's RTP on the relay's datagram path (upstream before the relay reads

@@ -15,7 +15,7 @@ never climbs back by itself: :meth:`ViewerLayers.probe_bps` says how much paddin
 copies of recent packets) the relay should add to let the estimate reach the next choice.
 
 A viewer that sends no REMB (Chrome sends this relay none) gets an estimate from its receiver
-reports instead (:meth:`ViewerLayers.from_loss`): loss and the round trip (a queue), down on
+reports instead (:meth:`ViewerLayers.from_reports`): loss and the round trip (a queue), down on
 two congested readings, up one choice at a time after a clean hold.
 """
 
@@ -113,7 +113,7 @@ class ViewerLayers:
     reports_read_at: float = 0.0  # round trips reported up to this time are counted
     _rtts: list = field(default_factory=list)  # (time, round trip s) of the last RTT_WINDOW_S
 
-    def from_loss(self, loss: Optional[float], rtt: Optional[float], sending_bps: float,
+    def from_reports(self, loss: Optional[float], rtt: Optional[float], sending_bps: float,
                   now: float) -> Optional[float]:
         """The estimate from the viewer's receiver reports (when it sends no REMB): ``loss``
         since the last reading and the freshest round-trip time (None: nothing new).

@@ -29,6 +29,7 @@ _SAMPLE_INTERVAL_S = 1.0
 _COUNTER_KEYS = (
     "packets_forwarded", "bytes_forwarded", "packets_received", "bytes_received",
     "plis_sent", "plis_received", "nacks_received", "retransmissions", "keyframes",
+    "send_dropped",
 )
 
 
@@ -217,7 +218,8 @@ class Router:
     def _consumer_counts(c: Consumer) -> dict:
         return {"packets_forwarded": c.packets, "bytes_forwarded": c.bytes,
                 "plis_received": c.plis_received, "nacks_received": c.nacks_received,
-                "retransmissions": c.retransmissions, "keyframes": c.keyframes}
+                "retransmissions": c.retransmissions, "keyframes": c.keyframes,
+                "send_dropped": c.send_dropped}
 
     # -- forwarding rules ---------------------------------------------------------------
     def _source_for(self, peer: Peer, slot: str) -> Optional[Producer]:

@@ -131,7 +131,7 @@ class Viewers:
                     if c.source is not None and c.rtt_s is not None
                     and c.rr_at > viewer.reports_read_at]
             viewer.reports_read_at = now
-            budget = viewer.from_loss(loss, max(rtts) if rtts else None, sending, now)
+            budget = viewer.from_reports(loss, max(rtts) if rtts else None, sending, now)
         before = (viewer.level, viewer.reason)
         changed = viewer.update(budget, audio, demands, now)
         if changed or (viewer.level, viewer.reason) != before:

@@ -30,7 +30,7 @@ class Link:
                 loss = excess
             rtt = self.BASE_RTT + self.queue_s
             budget = remb if remb is not None else \
-                self.viewer.from_loss(loss, rtt, sending, self.now)
+                self.viewer.from_reports(loss, rtt, sending, self.now)
             self.viewer.from_remb = remb is not None
             self.viewer.update(budget, 1, HALL, self.now)
             levels.append(self.viewer.level)
@@ -62,22 +62,22 @@ def test_a_weak_link_steps_down_to_low_then_to_sound_only_and_back_up(queue):
 def test_a_report_of_loss_is_not_read_twice():
     viewer = ViewerLayers(started_at=-10.0)
     viewer.loss_budget = None
-    assert viewer.from_loss(0.5, None, 1_500_000, 1.0) is None  # one lossy second is a burst
-    assert viewer.from_loss(None, None, 1_500_000, 2.0) is None  # no new report: the streak stands
-    assert viewer.from_loss(0.5, None, 1_500_000, 3.0) == 1_350_000  # two lossy reports: cut
+    assert viewer.from_reports(0.5, None, 1_500_000, 1.0) is None  # one lossy second is a burst
+    assert viewer.from_reports(None, None, 1_500_000, 2.0) is None  # no new report: the streak stands
+    assert viewer.from_reports(0.5, None, 1_500_000, 3.0) == 1_350_000  # two lossy reports: cut
 
 
 def test_a_growing_round_trip_is_congestion_even_without_reported_loss():
     viewer = ViewerLayers(started_at=-10.0)
     for t in range(1, 4):
-        assert viewer.from_loss(0.0, 0.15, 1_500_000, t) is None  # the path's own round trip
-    assert viewer.from_loss(0.0, 0.25, 1_500_000, 4) is None  # +100 ms: jitter, not a queue
-    assert viewer.from_loss(0.0, 0.45, 1_500_000, 5) is None  # a queue, once
-    assert viewer.from_loss(0.0, 0.50, 1_500_000, 6) == 1_350_000  # twice: cut
+        assert viewer.from_reports(0.0, 0.15, 1_500_000, t) is None  # the path's own round trip
+    assert viewer.from_reports(0.0, 0.25, 1_500_000, 4) is None  # +100 ms: jitter, not a queue
+    assert viewer.from_reports(0.0, 0.45, 1_500_000, 5) is None  # a queue, once
+    assert viewer.from_reports(0.0, 0.50, 1_500_000, 6) == 1_350_000  # twice: cut
     # on sound only there is nothing left to cut: a late lossy report does not cut again
     viewer.choice = {"hall.video": None}
     for t in range(20, 23):
-        viewer.from_loss(0.4, 0.9, 30_000, t)
+        viewer.from_reports(0.4, 0.9, 30_000, t)
     assert viewer.loss_budget == 1_350_000
 
 
